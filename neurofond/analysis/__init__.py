@@ -1,0 +1,47 @@
+"""In-silico and in-vivo electrophysiology analyses over ``Responses`` arrays.
+
+Plain functions (pynapple style) taking a :mod:`neurofond.responses` ``Responses`` array
+(or a tuning curve computed from one) and returning labelled xarray objects with their
+provenance in ``.attrs``. One module per analysis domain (elephant style); torch-free.
+"""
+
+from neurofond.analysis.contrast import fit_naka_rushton, naka_rushton
+from neurofond.analysis.latency import psth, response_latency
+from neurofond.analysis.similarity import ks_similarity, ks_similarity_bootstrap
+from neurofond.analysis.sparseness import (
+    lifetime_sparseness,
+    population_sparseness,
+    proportion_zeros,
+    treves_rolls_sparseness,
+)
+from neurofond.analysis.tuning import (
+    modulation_ratio,
+    orientation_selectivity,
+    sf_selectivity,
+    tuning_curve,
+)
+from neurofond.analysis.variability import (
+    fano_factor,
+    fano_factor_over_time,
+    mean_matched_fano,
+)
+
+__all__ = [
+    "tuning_curve",
+    "orientation_selectivity",
+    "sf_selectivity",
+    "modulation_ratio",
+    "naka_rushton",
+    "fit_naka_rushton",
+    "fano_factor",
+    "fano_factor_over_time",
+    "mean_matched_fano",
+    "treves_rolls_sparseness",
+    "lifetime_sparseness",
+    "population_sparseness",
+    "proportion_zeros",
+    "psth",
+    "response_latency",
+    "ks_similarity",
+    "ks_similarity_bootstrap",
+]

@@ -1,0 +1,822 @@
+"""Tuning curves and single-neuron selectivity (orientation, spatial frequency, modulation).
+
+All functions take a ``Responses`` array (see :mod:`neurofond.responses`) or a tuning
+curve computed from one, and return labelled :mod:`xarray` objects with the provenance of
+the computation in ``.attrs``.
+
+This module also holds the small input-checking helpers shared by the other analysis
+modules (window selection, coordinate copying, provenance); they are private.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from neurofond.responses import validate_responses
+
+__all__ = [
+    "tuning_curve",
+    "orientation_selectivity",
+    "sf_selectivity",
+    "modulation_ratio",
+]
+
+INV_SQRT2 = 1.0 / np.sqrt(2.0)
+
+# ---------------------------------------------------------------------------------------------
+# shared private helpers (used by every analysis module)
+# ---------------------------------------------------------------------------------------------
+
+
+def _check_responses(responses: Any, name: str = "responses") -> xr.DataArray:
+    """Validate a Responses array and reject empty dimensions."""
+    validate_responses(responses, name=name)
+    for dim in ("stimulus", "neuron", "time"):
+        if responses.sizes[dim] == 0:
+            raise ValueError(f"{name}: the {dim!r} dimension is empty")
+    return responses
+
+
+def _time_edges(responses: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    starts = np.asarray(responses["time_start_ms"].values, dtype=float)
+    ends = np.asarray(responses["time_end_ms"].values, dtype=float)
+    return starts, ends
+
+
+def _check_contiguous(responses: xr.DataArray, name: str = "responses") -> None:
+    starts, ends = _time_edges(responses)
+    bin_ms = float(responses.attrs["bin_ms"])
+    if not np.allclose(ends - starts, bin_ms, rtol=1e-9, atol=1e-9) or not np.allclose(
+        starts[1:], ends[:-1], rtol=1e-9, atol=1e-9
+    ):
+        raise ValueError(
+            f"{name}: time bins must be contiguous and {bin_ms} ms wide for this analysis"
+        )
+
+
+def _parse_window(window_ms: Any, name: str) -> tuple[float, float]:
+    try:
+        start, end = (float(v) for v in window_ms)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name}: expected (start_ms, end_ms), got {window_ms!r}") from None
+    if not (np.isfinite(start) and np.isfinite(end)) or start >= end:
+        raise ValueError(f"{name}: expected finite start_ms < end_ms, got {window_ms!r}")
+    return start, end
+
+
+def _window_bins(
+    responses: xr.DataArray, window_ms: Any, name: str = "window_ms"
+) -> np.ndarray:
+    """Indices of the time bins whose centre lies in ``[start, end)``.
+
+    ``None`` selects every bin. Raises if the window reaches outside the time range of
+    ``responses`` or selects no bin.
+    """
+    starts, ends = _time_edges(responses)
+    if window_ms is None:
+        return np.arange(starts.size)
+    start, end = _parse_window(window_ms, name)
+    lo, hi = float(starts.min()), float(ends.max())
+    tol = 1e-9 * max(1.0, abs(lo), abs(hi))
+    if start < lo - tol or end > hi + tol:
+        raise ValueError(
+            f"{name}: ({start:g}, {end:g}) ms lies outside the time range of the responses "
+            f"[{lo:g}, {hi:g}] ms"
+        )
+    centres = 0.5 * (starts + ends)
+    idx = np.flatnonzero((centres >= start) & (centres < end))
+    if idx.size == 0:
+        raise ValueError(f"{name}: ({start:g}, {end:g}) ms contains no time-bin centre")
+    return idx
+
+
+def _select_time(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``values[..., idx]`` without a copy when ``idx`` is a contiguous range."""
+    if idx.size and np.all(np.diff(idx) == 1):
+        return values[..., idx[0] : idx[-1] + 1]
+    return values[..., idx]
+
+
+def _window_counts(
+    responses: xr.DataArray, window_ms: Any, name: str = "window_ms"
+) -> tuple[np.ndarray, float, np.ndarray]:
+    """Spike counts per (trial, stimulus, neuron) summed over the bins of a window.
+
+    A trial with NaN in any bin of the window gives NaN (missing). Returns the counts
+    (float64), the window duration in ms (sum of bin widths) and the bin indices.
+    """
+    idx = _window_bins(responses, window_ms, name)
+    starts, ends = _time_edges(responses)
+    duration = float(np.sum(ends[idx] - starts[idx]))
+    values = _select_time(np.asarray(responses.values), idx)
+    counts = values.sum(axis=-1, dtype=np.float64)
+    return counts, duration, idx
+
+
+def _nanmean(x: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
+    """NaN-ignoring mean without warnings; all-NaN slices give NaN."""
+    valid = ~np.isnan(x)
+    total = np.where(valid, x, 0.0).sum(axis=axis)
+    n = valid.sum(axis=axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, total / np.maximum(n, 1), np.nan)
+
+
+def _coords_on(obj: xr.DataArray | xr.Dataset, dim: str) -> dict[str, tuple[str, np.ndarray]]:
+    """All 1-D coordinates of ``obj`` that lie along ``dim`` (including the index)."""
+    out: dict[str, tuple[str, np.ndarray]] = {}
+    for cname, coord in obj.coords.items():
+        if coord.dims == (dim,):
+            out[str(cname)] = (dim, np.asarray(coord.values))
+    return out
+
+
+def _simple(value: Any) -> Any:
+    """Make an attrs value serialisable (netCDF-friendly)."""
+    if value is None:
+        return "None"
+    if isinstance(value, (str, bool, int, float, np.integer, np.floating)):
+        return value
+    if isinstance(value, Mapping):
+        return repr(dict(value))
+    if isinstance(value, Iterable):
+        items = list(value)
+        if all(isinstance(v, (int, float, np.integer, np.floating)) for v in items):
+            return tuple(float(v) for v in items)
+        return repr(items)
+    return repr(value)
+
+
+def _provenance(func: str, source: Any = None, **params: Any) -> dict[str, Any]:
+    """Provenance attrs: analysis name, data source, bin width, parameters."""
+    attrs: dict[str, Any] = {"analysis": f"neurofond.analysis.{func}"}
+    if isinstance(source, (xr.DataArray, xr.Dataset)):
+        for key in ("source", "bin_ms", "ms_per_step"):
+            if key in source.attrs:
+                attrs[key] = _simple(source.attrs[key])
+    for key, value in params.items():
+        attrs[key] = _simple(value)
+    return attrs
+
+
+def _stimulus_coord(responses: xr.DataArray, key: str, name: str) -> np.ndarray:
+    if key not in responses.coords or responses[key].dims != ("stimulus",):
+        known = sorted(k for k, c in responses.coords.items() if c.dims == ("stimulus",))
+        raise ValueError(f"{name}: unknown stimulus coordinate {key!r}; known: {known}")
+    return np.asarray(responses[key].values)
+
+
+def _where_mask(responses: xr.DataArray, where: Mapping[str, Any] | None) -> np.ndarray:
+    mask = np.ones(responses.sizes["stimulus"], dtype=bool)
+    if where is None:
+        return mask
+    if not isinstance(where, Mapping):
+        raise ValueError(
+            f"where: expected a mapping of stimulus coordinate -> value(s), got {where!r}"
+        )
+    for key, wanted in where.items():
+        values = _stimulus_coord(responses, key, "where")
+        if isinstance(wanted, (str, bytes)) or np.ndim(wanted) == 0:
+            wanted = [wanted]
+        sel = np.isin(values, np.asarray(list(wanted)))
+        if np.asarray(values).dtype.kind == "f":
+            sel |= np.any(
+                np.isclose(values[:, None], np.asarray(list(wanted), dtype=float)[None, :]),
+                axis=1,
+            )
+        mask &= sel
+    if not mask.any():
+        raise ValueError(f"where: {dict(where)!r} selects no stimulus")
+    return mask
+
+
+# ---------------------------------------------------------------------------------------------
+# tuning curves
+# ---------------------------------------------------------------------------------------------
+
+
+def tuning_curve(
+    responses: xr.DataArray,
+    by: str = "orientation",
+    *,
+    window_ms: Sequence[float] | None = None,
+    average: Sequence[str] = ("trial",),
+    where: Mapping[str, Any] | None = None,
+) -> xr.DataArray:
+    """Mean firing rate per neuron for each unique value of a stimulus parameter.
+
+    Parameters
+    ----------
+    responses : xarray.DataArray
+        ``Responses`` spike counts, dims ``(trial, stimulus, neuron, time)``.
+    by : str
+        Name of a coordinate on ``stimulus`` (``"orientation"``, ``"sf"``, ``"contrast"``
+        ...). The curve has one entry per unique value, sorted ascending.
+    window_ms : (float, float), optional
+        Response window ``(start, end)`` in ms; a bin belongs to it when its centre lies in
+        ``[start, end)``. Default: the whole time range.
+    average : sequence of str
+        Dimensions averaged away besides ``stimulus``: any of ``"trial"`` (default) and
+        ``"neuron"``. Pass ``()`` to keep single-trial curves.
+    where : mapping, optional
+        Condition on other stimulus parameters, e.g. ``{"sf": 3.0, "contrast": [0.5, 1]}``:
+        only stimuli whose coordinates take (one of) the given values are used. Stimulus
+        parameters not conditioned on are marginalised by the mean.
+
+    Returns
+    -------
+    xarray.DataArray
+        Rates in spikes/s, dims ``(by, neuron)`` (plus ``trial`` when not averaged, minus
+        ``neuron`` when averaged); neuron coordinates are carried over; attrs hold the
+        provenance (window, ``where``, source).
+
+    Raises
+    ------
+    ValueError
+        If ``responses`` is not a valid Responses array, ``by`` or a ``where`` key is not a
+        stimulus coordinate, ``where`` selects nothing, ``window_ms`` is outside the time
+        range, or ``average`` names another dimension.
+
+    Notes
+    -----
+    The rate of one trial is its spike count in the window divided by the window duration.
+    Missing trials (NaN; a trial is missing if any of its bins in the window is NaN) are
+    ignored: each stimulus condition is first averaged over its valid trials (nan-mean),
+    then conditions sharing the same ``by`` value are averaged with equal weight, so unequal
+    repetition counts do not bias the marginalisation. A value whose conditions have no valid
+    trial gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurofond.responses import make_responses
+    >>> r = make_responses(np.ones((2, 4, 3, 10)), bin_ms=10.0,
+    ...                    stimulus_coords={"orientation": [0, 45, 90, 135]})
+    >>> tuning_curve(r, "orientation").sizes["orientation"]
+    4
+    """
+    _check_responses(responses)
+    values = _stimulus_coord(responses, by, "by")
+    average = tuple(average)
+    bad = [d for d in average if d not in ("trial", "neuron")]
+    if bad:
+        raise ValueError(f"average: can only average over 'trial' and 'neuron', got {bad}")
+    mask = _where_mask(responses, where)
+    counts, duration, _ = _window_counts(responses, window_ms)
+    rates = counts[:, mask] * (1000.0 / duration)  # (trial, stim, neuron)
+    values = values[mask]
+    levels, inverse = np.unique(values, return_inverse=True)
+    onehot = np.zeros((values.size, levels.size))
+    onehot[np.arange(values.size), inverse] = 1.0
+
+    if "trial" in average:
+        per_stim = _nanmean(rates, axis=0)[None]  # (1, stim, neuron)
+    else:
+        per_stim = rates
+    valid = ~np.isnan(per_stim)
+    total = np.einsum("tsn,sk->tkn", np.where(valid, per_stim, 0.0), onehot)
+    n = np.einsum("tsn,sk->tkn", valid.astype(float), onehot)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        curve = np.where(n > 0, total / np.maximum(n, 1), np.nan)  # (trial, level, neuron)
+
+    coords: dict[str, Any] = {by: levels}
+    if "neuron" in average:
+        curve = _nanmean(curve, axis=2)
+        dims: tuple[str, ...] = ("trial", by)
+    else:
+        dims = ("trial", by, "neuron")
+        coords.update(_coords_on(responses, "neuron"))
+    if "trial" in average:
+        curve = curve[0]
+        dims = dims[1:]
+    else:
+        coords["trial"] = np.asarray(responses["trial"].values)
+    starts, ends = _time_edges(responses)
+    idx = _window_bins(responses, window_ms)
+    attrs = _provenance(
+        "tuning.tuning_curve",
+        responses,
+        by=by,
+        window_ms=(float(starts[idx].min()), float(ends[idx].max())),
+        average=average,
+        where=where,
+    )
+    attrs["units"] = "spikes/s"
+    return xr.DataArray(curve, dims=dims, coords=coords, attrs=attrs, name="tuning_curve")
+
+
+# ---------------------------------------------------------------------------------------------
+# orientation selectivity
+# ---------------------------------------------------------------------------------------------
+
+
+def _curve_matrix(curve: Any, dim: str, name: str) -> tuple[np.ndarray, np.ndarray, xr.DataArray]:
+    """(values along ``dim``, matrix (n_dim, n_rest), curve transposed with ``dim`` first)."""
+    if not isinstance(curve, xr.DataArray):
+        raise ValueError(f"{name}: expected an xarray.DataArray tuning curve, got {type(curve)}")
+    if dim not in curve.dims:
+        raise ValueError(f"{name}: has no dimension {dim!r}; dims are {tuple(curve.dims)}")
+    if dim not in curve.coords:
+        raise ValueError(f"{name}: dimension {dim!r} needs coordinate values")
+    curve = curve.transpose(dim, ...)
+    x = np.asarray(curve[dim].values, dtype=float)
+    y = np.asarray(curve.values, dtype=float).reshape(x.size, -1)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: coordinate {dim!r} contains non-finite values")
+    if np.isnan(y).any():
+        raise ValueError(
+            f"{name}: contains NaN; drop or fill missing conditions before computing selectivity"
+        )
+    if np.isinf(y).any():
+        raise ValueError(f"{name}: contains infinite values")
+    if (y < 0).any():
+        raise ValueError(f"{name}: contains negative rates; selectivity needs rates >= 0")
+    return x, y, curve
+
+
+def _result_dataset(
+    variables: Mapping[str, np.ndarray], curve: xr.DataArray, dim: str, attrs: dict[str, Any]
+) -> xr.Dataset:
+    rest = [d for d in curve.dims if d != dim]
+    shape = tuple(curve.sizes[d] for d in rest)
+    coords = {}
+    for cname, coord in curve.coords.items():
+        if dim not in coord.dims:
+            coords[cname] = coord
+    data_vars = {k: (tuple(rest), np.asarray(v).reshape(shape)) for k, v in variables.items()}
+    return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+def _hanning_circular(y: np.ndarray) -> np.ndarray:
+    """Circular 3-tap smoothing with Brain-Score's Hanning window [2/5, 1, 2/5] (normalised)."""
+    w = np.array([2.0, 5.0, 2.0]) / 9.0
+    return w[0] * np.roll(y, 1, axis=0) + w[1] * y + w[2] * np.roll(y, -1, axis=0)
+
+
+def _half_widths(fine: np.ndarray, step: float, threshold: float, max_offset: int) -> np.ndarray:
+    """Half-width (in units of ``step``) around the peak of periodic curves ``fine`` (n_grid, m).
+
+    Walks from the peak to both sides until the curve first drops to ``threshold * peak``,
+    interpolating linearly between grid points; NaN if it does not within ``max_offset``.
+    """
+    n_grid, m = fine.shape
+    out = np.full(m, np.nan)
+    peak_idx = np.argmax(fine, axis=0)
+    peak = fine[peak_idx, np.arange(m)]
+    level = threshold * peak
+    offsets = np.arange(max_offset + 1)
+    sides = []
+    for sign in (1, -1):
+        idx = (peak_idx[None, :] + sign * offsets[:, None]) % n_grid
+        vals = fine[idx, np.arange(m)[None, :]]  # (offset, m)
+        below = vals <= level[None, :]
+        found = below.any(axis=0)
+        first = np.argmax(below, axis=0)
+        first = np.maximum(first, 1)
+        v_prev = vals[first - 1, np.arange(m)]
+        v_at = vals[first, np.arange(m)]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(v_prev > v_at, (v_prev - level) / (v_prev - v_at), 1.0)
+        dist = (first - 1 + np.clip(frac, 0.0, 1.0)).astype(float)
+        dist[~found] = np.nan
+        sides.append(dist)
+    ok = peak > 0
+    out[ok] = 0.5 * (sides[0][ok] + sides[1][ok])
+    return out * step
+
+
+def orientation_selectivity(
+    curve: xr.DataArray,
+    *,
+    dim: str = "orientation",
+    period: float = 180.0,
+    smoothing: str | None = "hanning",
+    threshold: float = INV_SQRT2,
+    resolution_deg: float = 0.1,
+) -> xr.Dataset:
+    """Orientation selectivity indices of tuning curves.
+
+    Parameters
+    ----------
+    curve : xarray.DataArray
+        Non-negative rates with a dimension ``dim`` whose coordinate is the orientation in
+        degrees (e.g. from :func:`tuning_curve`); any other dims (``neuron`` ...) are kept.
+    dim : str
+        Name of the orientation dimension.
+    period : float
+        180 for orientation (default), 360 for direction of motion. Angles are taken modulo
+        ``period``.
+    smoothing : {"hanning", None}
+        Smooth the sampled curve with the circular 3-tap Hanning window ``[2/5, 1, 2/5]`` used
+        by Brain-Score before interpolating (needs evenly spaced orientations covering the
+        period). Only the bandwidth uses the smoothed curve.
+    threshold : float
+        Fraction of the peak defining the bandwidth, default ``1/sqrt(2)``.
+    resolution_deg : float
+        Grid step of the periodic cubic-spline interpolation used for the bandwidth.
+
+    Returns
+    -------
+    xarray.Dataset
+        Over the remaining dims of ``curve``: ``preferred_orientation`` (deg, sampled peak),
+        ``preferred_orientation_vector`` (deg, half the angle of the vector sum),
+        ``peak_rate``, ``orthogonal_rate``, ``circular_variance``, ``global_osi``, ``osi``,
+        ``orthogonal_preferred_ratio`` and ``bandwidth`` (half-width in deg).
+
+    Raises
+    ------
+    ValueError
+        If ``curve`` lacks ``dim``, contains NaN, infinite or negative values, has fewer than
+        3 orientations, repeats an orientation (mod ``period``), or ``smoothing`` needs an
+        even sampling that the curve does not have.
+
+    Notes
+    -----
+    With rates :math:`r_k` at orientations :math:`\\theta_k` (Ringach et al. 2002):
+
+    - circular variance :math:`CV = 1 - |\\sum_k r_k e^{2i\\theta_k}| / \\sum_k r_k`,
+      global OSI :math:`= 1 - CV`;
+    - :math:`OSI = (R_{pref} - R_{orth}) / (R_{pref} + R_{orth})` and the
+      orthogonal/preferred ratio :math:`R_{orth}/R_{pref}`, with :math:`R_{pref}` the
+      largest sampled rate and :math:`R_{orth}` the (periodic linearly interpolated) rate
+      90 deg away (mean of +90 and -90 for ``period=360``);
+    - bandwidth: half-width at ``threshold`` (default :math:`1/\\sqrt{2}`) of the peak of the
+      smoothed curve interpolated by a periodic cubic spline (De Valois et al. 1982; Ringach
+      et al. 2002; Brain-Score Marques et al. 2021). NaN when the curve does not fall below
+      the threshold within half a period on both sides (unselective), as Brain-Score.
+
+    Neurons with zero response everywhere give NaN for the ratio-based indices.
+
+    References: Ringach, Shapley & Hawken (2002) J Neurosci 22:5639-5651; De Valois, Yund &
+    Hepler (1982) Vision Res 22:531-544; Marques, Schrimpf & DiCarlo (2021) bioRxiv
+    2021.03.01.433495.
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> th = np.arange(0, 180, 15.0)
+    >>> c = xr.DataArray(1 + np.cos(np.deg2rad(2 * th)), dims="orientation",
+    ...                  coords={"orientation": th})
+    >>> float(orientation_selectivity(c)["circular_variance"])  # doctest: +ELLIPSIS
+    0.5...
+    """
+    if smoothing not in ("hanning", None):
+        raise ValueError(f"smoothing: expected 'hanning' or None, got {smoothing!r}")
+    if period not in (180.0, 360.0):
+        raise ValueError(f"period: expected 180 (orientation) or 360 (direction), got {period!r}")
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold: expected a fraction in (0, 1), got {threshold!r}")
+    if not resolution_deg > 0:
+        raise ValueError(f"resolution_deg: expected > 0, got {resolution_deg!r}")
+    theta, y, tcurve = _curve_matrix(curve, dim, "curve")
+    if theta.size < 3:
+        raise ValueError(f"curve: needs at least 3 orientations along {dim!r}, got {theta.size}")
+    theta = np.mod(theta, period)
+    order = np.argsort(theta)
+    theta, y = theta[order], y[order]
+    if np.any(np.diff(theta) <= 1e-9):
+        raise ValueError(f"curve: repeated orientations along {dim!r} (mod {period:g})")
+
+    total = y.sum(axis=0)
+    vec = np.exp(2j * np.deg2rad(theta)) @ y
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cv = np.where(total > 0, 1.0 - np.abs(vec) / np.where(total > 0, total, 1.0), np.nan)
+    pref_vec = np.mod(np.rad2deg(np.angle(vec)) / 2.0, 180.0)
+    pref_vec = np.where(total > 0, pref_vec, np.nan)
+
+    ipref = np.argmax(y, axis=0)
+    cols = np.arange(y.shape[1])
+    r_pref = y[ipref, cols]
+    pref = theta[ipref]
+    ext_theta = np.concatenate([theta - period, theta, theta + period])
+    ext_y = np.concatenate([y, y, y], axis=0)
+
+    def interp(at: np.ndarray) -> np.ndarray:
+        return np.array([np.interp(a, ext_theta, ext_y[:, j]) for j, a in enumerate(at)])
+
+    r_orth = 0.5 * (interp(np.mod(pref + 90.0, period)) + interp(np.mod(pref - 90.0, period)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        osi = (r_pref - r_orth) / (r_pref + r_orth)
+        opr = r_orth / r_pref
+
+    # bandwidth
+    step = period / theta.size
+    even = np.allclose(np.diff(np.concatenate([theta, [theta[0] + period]])), step, atol=1e-6)
+    ys = y
+    if smoothing == "hanning":
+        if not even:
+            raise ValueError(
+                "smoothing: 'hanning' needs orientations evenly spaced over the period; "
+                "pass smoothing=None"
+            )
+        ys = _hanning_circular(y)
+    bandwidth = _periodic_bandwidth(theta, ys, period, threshold, resolution_deg)
+
+    attrs = _provenance(
+        "tuning.orientation_selectivity",
+        curve,
+        dim=dim,
+        period=period,
+        smoothing=smoothing,
+        threshold=threshold,
+        resolution_deg=resolution_deg,
+    )
+    return _result_dataset(
+        {
+            "preferred_orientation": pref,
+            "preferred_orientation_vector": pref_vec,
+            "peak_rate": r_pref,
+            "orthogonal_rate": r_orth,
+            "circular_variance": cv,
+            "global_osi": 1.0 - cv,
+            "osi": osi,
+            "orthogonal_preferred_ratio": opr,
+            "bandwidth": bandwidth,
+        },
+        tcurve,
+        dim,
+        attrs,
+    )
+
+
+def _periodic_bandwidth(
+    theta: np.ndarray, y: np.ndarray, period: float, threshold: float, resolution: float
+) -> np.ndarray:
+    from scipy.interpolate import CubicSpline
+
+    n_grid = int(round(period / resolution))
+    grid = np.arange(n_grid) * (period / n_grid)
+    x = np.concatenate([theta, [theta[0] + period]])
+    out = np.empty(y.shape[1])
+    chunk = max(1, 2_000_000 // n_grid)
+    for lo in range(0, y.shape[1], chunk):
+        yy = y[:, lo : lo + chunk]
+        spline = CubicSpline(x, np.concatenate([yy, yy[:1]], axis=0), axis=0, bc_type="periodic")
+        fine = spline(np.mod(grid - theta[0], period) + theta[0])
+        out[lo : lo + chunk] = _half_widths(fine, period / n_grid, threshold, n_grid // 2)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# spatial frequency
+# ---------------------------------------------------------------------------------------------
+
+
+def sf_selectivity(
+    curve: xr.DataArray,
+    *,
+    dim: str = "sf",
+    threshold: float = INV_SQRT2,
+    smoothing: str | None = None,
+    n_grid: int = 1000,
+) -> xr.Dataset:
+    """Preferred spatial frequency and bandwidth in octaves.
+
+    Parameters
+    ----------
+    curve : xarray.DataArray
+        Non-negative rates with a dimension ``dim`` holding spatial frequencies (> 0, e.g.
+        cycles/deg), e.g. from ``tuning_curve(responses, "sf")``.
+    dim : str
+        Name of the spatial-frequency dimension.
+    threshold : float
+        Fraction of the peak defining the band edges, default ``1/sqrt(2)``.
+    smoothing : {None, "triangle"}
+        Optional 5-tap smoothing ``[0.5, 0.75, 1, 0.75, 0.5]`` with edge padding (as
+        Brain-Score) before interpolation. Default: none.
+    n_grid : int
+        Points of the interpolation grid spanning the sampled log2 SF range.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``peak_sf`` (peak of the interpolated curve), ``peak_sf_sampled``, ``peak_rate``,
+        ``sf_low`` / ``sf_high`` (where the curve crosses ``threshold * peak``) and
+        ``bandwidth_octaves`` = log2(sf_high / sf_low), over the remaining dims.
+
+    Raises
+    ------
+    ValueError
+        If ``curve`` lacks ``dim``, has fewer than 3 frequencies, non-positive or repeated
+        frequencies, or NaN / negative rates.
+
+    Notes
+    -----
+    The curve is interpolated by a cubic spline in log2(SF) on ``n_grid`` points; the band
+    edges are the first crossings of ``threshold * peak`` on each side of the peak, linearly
+    interpolated. When the curve does not drop below the threshold within the sampled range
+    on one side (low-pass or high-pass cells) that edge and the bandwidth are NaN. Definition
+    following De Valois, Albrecht & Thorell (1982) Vision Res 22:545-559 and Brain-Score
+    (Marques et al. 2021).
+
+    Examples
+    --------
+    >>> import numpy as np, xarray as xr
+    >>> sf = 2.0 ** np.arange(-2, 4, 0.25)
+    >>> c = xr.DataArray(np.exp(-np.log2(sf / 2) ** 2 / 2), dims="sf", coords={"sf": sf})
+    >>> round(float(sf_selectivity(c)["bandwidth_octaves"]), 2)  # 2 sqrt(ln 2)
+    1.67
+    """
+    from scipy.interpolate import CubicSpline
+
+    if smoothing not in ("triangle", None):
+        raise ValueError(f"smoothing: expected 'triangle' or None, got {smoothing!r}")
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold: expected a fraction in (0, 1), got {threshold!r}")
+    if int(n_grid) < 10:
+        raise ValueError(f"n_grid: expected >= 10, got {n_grid!r}")
+    sf, y, tcurve = _curve_matrix(curve, dim, "curve")
+    if sf.size < 3:
+        raise ValueError(f"curve: needs at least 3 spatial frequencies along {dim!r}")
+    if np.any(sf <= 0):
+        raise ValueError(f"curve: spatial frequencies along {dim!r} must be > 0")
+    order = np.argsort(sf)
+    sf, y = sf[order], y[order]
+    if np.any(np.diff(sf) <= 0):
+        raise ValueError(f"curve: repeated spatial frequencies along {dim!r}")
+    if smoothing == "triangle":
+        w = np.array([0.5, 0.75, 1.0, 0.75, 0.5])
+        w = w / w.sum()
+        padded = np.concatenate([y[:1], y[:1], y, y[-1:], y[-1:]], axis=0)
+        y = sum(w[k] * padded[k : k + sf.size] for k in range(5))
+    logf = np.log2(sf)
+    grid = np.linspace(logf[0], logf[-1], int(n_grid))
+    fine = CubicSpline(logf, y, axis=0)(grid)  # (grid, m)
+    m = y.shape[1]
+    cols = np.arange(m)
+    ipk = np.argmax(fine, axis=0)
+    peak = fine[ipk, cols]
+    level = threshold * peak
+    step = grid[1] - grid[0]
+    edges = []
+    for sign in (-1, 1):
+        n_off = grid.size
+        offs = np.arange(n_off)
+        idx = ipk[None, :] + sign * offs[:, None]
+        inside = (idx >= 0) & (idx < grid.size)
+        vals = np.where(inside, fine[np.clip(idx, 0, grid.size - 1), cols[None, :]], np.inf)
+        below = vals <= level[None, :]
+        found = below.any(axis=0)
+        first = np.maximum(np.argmax(below, axis=0), 1)
+        v_prev = vals[first - 1, cols]
+        v_at = vals[first, cols]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            frac = np.where(v_prev > v_at, (v_prev - level) / (v_prev - v_at), 1.0)
+        dist = first - 1 + np.clip(frac, 0.0, 1.0)
+        edge = grid[ipk] + sign * dist * step
+        edge = np.where(found & (peak > 0), edge, np.nan)
+        edges.append(edge)
+    sf_low, sf_high = 2.0 ** edges[0], 2.0 ** edges[1]
+    attrs = _provenance(
+        "tuning.sf_selectivity", curve, dim=dim, threshold=threshold, smoothing=smoothing
+    )
+    raw_pk = np.argmax(y, axis=0)
+    return _result_dataset(
+        {
+            "peak_sf": np.where(peak > 0, 2.0 ** grid[ipk], np.nan),
+            "peak_sf_sampled": sf[raw_pk],
+            "peak_rate": peak,
+            "sf_low": sf_low,
+            "sf_high": sf_high,
+            "bandwidth_octaves": np.log2(sf_high / sf_low),
+        },
+        tcurve,
+        dim,
+        attrs,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# modulation ratio
+# ---------------------------------------------------------------------------------------------
+
+
+def modulation_ratio(
+    responses: xr.DataArray,
+    tf_hz: float | str | Sequence[float],
+    *,
+    window_ms: Sequence[float] | None = None,
+    baseline_window_ms: Sequence[float] | None = None,
+) -> xr.Dataset:
+    """F1/F0 modulation ratio of the trial-averaged PSTH over whole drifting cycles.
+
+    Parameters
+    ----------
+    responses : xarray.DataArray
+        ``Responses`` to drifting (or counter-phase) gratings with contiguous time bins.
+    tf_hz : float, str or sequence of float
+        Temporal frequency in Hz: one value for all stimuli, the name of a stimulus
+        coordinate (e.g. ``"tf"``), or one value per stimulus. Stimuli with ``tf <= 0`` or
+        NaN (blanks, static gratings) give NaN.
+    window_ms : (float, float), optional
+        Analysis window; default the whole time range. Only the first whole number of
+        cycles inside it is analysed.
+    baseline_window_ms : (float, float), optional
+        When given, the mean spontaneous rate in this window is subtracted from F0 (not from
+        F1), as often done for recordings.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``f0`` (mean rate, spikes/s), ``f1`` (amplitude of the response at ``tf``, spikes/s),
+        ``modulation_ratio`` (F1/F0) and ``n_cycles``, dims ``(stimulus, neuron)``.
+
+    Raises
+    ------
+    ValueError
+        If ``responses`` is invalid or its bins are not contiguous, ``tf_hz`` is a number
+        <= 0, an unknown coordinate or of the wrong length, or the window holds less than
+        one cycle.
+
+    Notes
+    -----
+    With the trial-averaged rate :math:`r(t_j)` at bin centres :math:`t_j` over
+    :math:`N` bins spanning whole cycles, :math:`F_0 = \\frac{1}{N}\\sum_j r(t_j)` and
+    :math:`F_1 = \\frac{2}{N} |\\sum_j r(t_j) e^{-2\\pi i f t_j}|`. F1/F0 > 1 classifies a
+    cell as simple, < 1 as complex (Skottun et al. 1991, Vision Res 31:1079-1086; used by
+    Ringach et al. 2002 and Brain-Score, Marques et al. 2021). The span is the largest
+    number of bins not exceeding a whole number of cycles; it is exact when a cycle is an
+    integer number of bins (otherwise a small spectral leakage remains). No correction is
+    applied for the attenuation of F1 by binning (a factor sinc(f * bin) ~ 0.97 at 8 bins
+    per cycle). Missing trials are ignored (nan-mean); F0 = 0 gives NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from neurofond.responses import make_responses
+    >>> t = (np.arange(100) + 0.5) * 10.0
+    >>> counts = 1.0 + np.cos(2 * np.pi * 2.0 * t / 1000)  # 2 Hz, 10 ms bins
+    >>> r = make_responses(counts[None, None, None, :], bin_ms=10.0)
+    >>> round(float(modulation_ratio(r, 2.0)["modulation_ratio"][0, 0]), 6)
+    1.0
+    """
+    _check_responses(responses)
+    _check_contiguous(responses)
+    n_stim = responses.sizes["stimulus"]
+    if isinstance(tf_hz, str):
+        tf = np.asarray(_stimulus_coord(responses, tf_hz, "tf_hz"), dtype=float)
+    elif np.ndim(tf_hz) == 0:
+        tf_value = float(tf_hz)
+        if not np.isfinite(tf_value) or tf_value <= 0:
+            raise ValueError(f"tf_hz: expected a temporal frequency > 0 Hz, got {tf_hz!r}")
+        tf = np.full(n_stim, tf_value)
+    else:
+        tf = np.asarray(tf_hz, dtype=float)
+        if tf.shape != (n_stim,):
+            raise ValueError(f"tf_hz: expected {n_stim} values (one per stimulus), got {tf.shape}")
+    idx = _window_bins(responses, window_ms)
+    starts, ends = _time_edges(responses)
+    bin_ms = float(responses.attrs["bin_ms"])
+    values = _select_time(np.asarray(responses.values, dtype=float), idx)
+    rate = _nanmean(values, axis=0) * (1000.0 / bin_ms)  # (stim, neuron, time)
+    centres = 0.5 * (starts[idx] + ends[idx])
+    span_ms = idx.size * bin_ms
+    f0 = np.full(rate.shape[:2], np.nan)
+    f1 = np.full(rate.shape[:2], np.nan)
+    n_cycles = np.zeros(n_stim)
+    for freq in np.unique(tf[np.isfinite(tf) & (tf > 0)]):
+        cycle_ms = 1000.0 / freq
+        k = int(np.floor(span_ms / cycle_ms + 1e-9))
+        if k < 1:
+            raise ValueError(
+                f"window_ms: {span_ms:g} ms holds less than one cycle at {freq:g} Hz"
+            )
+        n = int(np.floor(k * cycle_ms / bin_ms + 1e-9))
+        sel = tf == freq
+        r = rate[sel][..., :n]
+        phase = np.exp(-2j * np.pi * freq * centres[:n] / 1000.0)
+        f0[sel] = r.mean(axis=-1)
+        f1[sel] = 2.0 * np.abs(r @ phase) / n
+        n_cycles[sel] = k
+    if baseline_window_ms is not None:
+        base_counts, base_dur, _ = _window_counts(
+            responses, baseline_window_ms, "baseline_window_ms"
+        )
+        f0 = f0 - _nanmean(base_counts, axis=0) * (1000.0 / base_dur)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(f0 > 0, f1 / np.where(f0 > 0, f0, 1.0), np.nan)
+    coords: dict[str, Any] = {}
+    coords.update(_coords_on(responses, "stimulus"))
+    coords.update(_coords_on(responses, "neuron"))
+    attrs = _provenance(
+        "tuning.modulation_ratio",
+        responses,
+        tf_hz=tf_hz if isinstance(tf_hz, str) else _simple(tf_hz),
+        window_ms=(float(starts[idx].min()), float(ends[idx].max())),
+        baseline_window_ms=baseline_window_ms,
+    )
+    dims = ("stimulus", "neuron")
+    return xr.Dataset(
+        {
+            "f0": (dims, f0),
+            "f1": (dims, f1),
+            "modulation_ratio": (dims, ratio),
+            "n_cycles": (("stimulus",), n_cycles),
+        },
+        coords=coords,
+        attrs=attrs,
+    )

@@ -1,0 +1,217 @@
+"""Command-line interface: ``neurofond <command>``.
+
+Commands
+--------
+train       train an iP-VAE / iG-VAE / iGrelu-VAE on natural image patches
+evaluate    R^2, R^2_map, zeros and convergence of a checkpoint
+pretrained  list the shipped pretrained populations
+run         the main job: evaluate the shipped population and write a report
+datasets    dataset cards, checksums and downloads (when available)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _load_config_file(path: str | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    p = Path(path)
+    if not p.is_file():
+        raise SystemExit(f"--config: {p} does not exist")
+    text = p.read_text()
+    try:
+        data = tomllib.loads(text) if p.suffix == ".toml" else json.loads(text)
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        raise SystemExit(f"--config: {p} is not valid {p.suffix[1:].upper()}: {exc}") from exc
+    unknown = sorted(set(data) - {"model", "train", "data"})
+    if unknown:
+        raise SystemExit(f"--config: unknown sections {unknown}; expected model, train, data")
+    return data
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from .fond import ModelConfig, TrainConfig, make_patch_data, train
+
+    cfg = _load_config_file(args.config)
+    model_kw = dict(cfg.get("model", {}))
+    train_kw = dict(cfg.get("train", {}))
+    data_kw = dict(cfg.get("data", {}))
+    family = args.family or model_kw.pop("family", "poisson")
+    model_kw.pop("family", None)
+    for flag, key in (("beta", "beta"), ("n_latents", "n_latents"), ("t_train", "t_train"),
+                      ("kl_variant", "kl_variant")):
+        if getattr(args, flag) is not None:
+            model_kw[key] = getattr(args, flag)
+    for flag in ("epochs", "batch_size", "lr", "seed", "max_steps", "eval_every",
+                 "checkpoint_every"):
+        if getattr(args, flag) is not None:
+            train_kw[flag] = getattr(args, flag)
+    for flag in ("n_train", "n_validation", "min_patch_std"):
+        if getattr(args, flag) is not None:
+            data_kw[flag] = getattr(args, flag)
+    if args.validation_images:
+        data_kw["validation_images"] = [int(v) if v.isdigit() else v
+                                        for v in args.validation_images]
+    if args.no_whiten:
+        data_kw["whiten_images"] = False
+    if args.no_lcn:
+        data_kw["lcn"] = False
+    source = args.data or data_kw.pop("source", "bundled")
+    data_kw.pop("source", None)
+    try:
+        model_cfg = ModelConfig.for_family(family, **model_kw)
+        train_cfg = TrainConfig.from_dict(train_kw)
+    except (TypeError, ValueError) as exc:
+        raise SystemExit(f"train: {exc}") from exc
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    data = make_patch_data(source, patch_size=model_cfg.patch_size, seed=train_cfg.seed,
+                           **data_kw)
+    print(f"data: {data.train.shape[0]} training patches from {len(data.train_images)} images, "
+          f"{data.validation.shape[0]} validation patches from {data.validation_images}",
+          file=sys.stderr)
+    command = "neurofond " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    run = train(model_cfg, train_cfg, data.train, data.validation, data.preprocessing, args.out,
+                name=args.name, device=args.device, resume=args.resume,
+                progress=not args.no_progress, command=command)
+    final = run.history[-1] if run.history else {}
+    print(json.dumps({"checkpoint": str(run.checkpoint), "seconds": round(run.seconds, 1),
+                      **{k: final.get(k) for k in ("val_r2", "val_zeros", "loss")}}))
+    return 0
+
+
+def _cmd_evaluate(args: argparse.Namespace) -> int:
+    from .fond import evaluate
+    from .fond.data import heldout_patches, load_images
+    from .pretrained import load_model
+
+    model, prep, _ = load_model(args.checkpoint)
+    if args.images:
+        images = load_images(args.images)
+        patches = prep.patches(list(images.values()), args.n_patches, args.seed)
+    else:
+        patches = heldout_patches(prep, args.n_patches, args.seed)
+    result = evaluate(model, patches, n_steps=args.steps, batch_size=args.batch_size,
+                      seed=args.seed, device=args.device, progress=not args.json)
+    keys = ("r2", "r2_map", "r2_pooled", "zeros", "convergence_step", "distance")
+    out = {k: result.summary[k] for k in keys}
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for k in keys:
+            print(f"{k:>18}: {out[k]:.4f}" if isinstance(out[k], float) else f"{k:>18}: {out[k]}")
+    return 0
+
+
+def _cmd_pretrained(args: argparse.Namespace) -> int:
+    from .pretrained import list_pretrained
+
+    rows = list_pretrained()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        print(f"{row['name']:<28} {row['model']:<11} K={row['n_latents']:<4} "
+              f"beta={row['beta']:<5} {row['description']}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from .report import run_main_job
+
+    path = run_main_job(args.out, steps=args.steps, n_patches=args.n_patches, seed=args.seed)
+    print(f"report: {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="neurofond", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a FOND model on natural image patches")
+    p.add_argument("--config", help="TOML/JSON file with [model], [train], [data] sections")
+    p.add_argument("--family", choices=["poisson", "gaussian", "gaussian_relu"])
+    p.add_argument("--data", help="'bundled' (default), a folder of images or a .npy array")
+    p.add_argument("--beta", type=float)
+    p.add_argument("--n-latents", dest="n_latents", type=int)
+    p.add_argument("--t-train", dest="t_train", type=int)
+    p.add_argument("--kl-variant", dest="kl_variant", choices=["exact", "reference"])
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", dest="batch_size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--max-steps", dest="max_steps", type=int)
+    p.add_argument("--eval-every", dest="eval_every", type=int)
+    p.add_argument("--checkpoint-every", dest="checkpoint_every", type=int)
+    p.add_argument("--n-train", dest="n_train", type=int)
+    p.add_argument("--n-validation", dest="n_validation", type=int)
+    p.add_argument("--validation-images", dest="validation_images", nargs="+",
+                   help="names or indices of held-out images")
+    p.add_argument("--no-whiten", action="store_true", help="images are already whitened")
+    p.add_argument("--no-lcn", action="store_true", help="skip local contrast normalisation")
+    p.add_argument("--min-patch-std", dest="min_patch_std", type=float,
+                   help="reject near-flat patches below this std (default 0.25)")
+    p.add_argument("--out", default="runs", help="output folder (default: runs)")
+    p.add_argument("--name", default="model", help="checkpoint name (default: model)")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--threads", type=int, help="torch CPU threads")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint (path or pretrained name)")
+    p.add_argument("checkpoint")
+    p.add_argument("--images", help="folder of images or .npy array (default: the held-out "
+                   "bundled photos)")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--n-patches", dest="n_patches", type=int, default=10_000)
+    p.add_argument("--batch-size", dest="batch_size", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=_cmd_evaluate)
+
+    p = sub.add_parser("pretrained", help="list shipped pretrained models")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_cmd_pretrained)
+
+    p = sub.add_parser("run", help="main job: evaluate the shipped population, write a report")
+    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--n-patches", dest="n_patches", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=_cmd_run)
+
+    try:
+        from .datasets import register_cli
+    except ImportError:
+        register_cli = None
+    if register_cli is not None:
+        register_cli(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileExistsError, FileNotFoundError) as exc:
+        print(f"neurofond {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Checkpoints: safetensors weights + JSON metadata; loading never executes code.
+
+A checkpoint is one ``.safetensors`` file. Its header metadata holds
+``neurofond_format = "fond-checkpoint"``, ``format_version``, and JSON strings
+for ``model_config``, ``preprocessing`` and ``summary`` (training command,
+time, final metrics). A sidecar ``<name>.json`` next to it holds the same
+metadata plus the training log, for people to read; loading does not need it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .config import ModelConfig
+from .data import Preprocessing
+from .model import IterativeVAE
+
+__all__ = ["CheckpointError", "load_checkpoint", "read_metadata", "save_checkpoint",
+           "write_json_atomic"]
+
+FORMAT_NAME = "fond-checkpoint"
+FORMAT_VERSION = "1"
+
+
+class CheckpointError(ValueError):
+    """A file is not a readable neurofond checkpoint."""
+
+
+def write_json_atomic(path: str | Path, data: Any) -> None:
+    """Write JSON to ``path`` atomically (temporary file + rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=True, default=_json_default)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _json_default(obj: Any) -> Any:
+    if hasattr(obj, "tolist"):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj)}")
+
+
+def save_checkpoint(model: IterativeVAE, path: str | Path, *, preprocessing: Preprocessing,
+                    summary: dict[str, Any] | None = None, log: list[dict[str, Any]] | None = None,
+                    overwrite: bool = False) -> Path:
+    """Save ``model`` to ``path`` (``.safetensors``) atomically, plus a JSON sidecar.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and ``overwrite`` is False.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        raise ValueError(f"path: expected a .safetensors file name, got {path}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"path: {path} exists; pass overwrite=True to replace it")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    metadata = {
+        "neurofond_format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "model_config": json.dumps(model.config.to_dict(), sort_keys=True),
+        "preprocessing": json.dumps(preprocessing.to_dict(), sort_keys=True),
+        "summary": json.dumps(summary or {}, sort_keys=True, default=_json_default),
+    }
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    sidecar = {k: json.loads(v) if k in ("model_config", "preprocessing", "summary") else v
+               for k, v in metadata.items()}
+    sidecar["log"] = log or []
+    write_json_atomic(path.with_suffix(".json"), sidecar)
+    return path
+
+
+def read_metadata(path: str | Path) -> dict[str, Any]:
+    """Read and validate a checkpoint's header metadata without loading weights.
+
+    Raises
+    ------
+    CheckpointError
+        Missing, truncated, corrupt or foreign files.
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint: {path} does not exist or is not a file")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            meta = fh.metadata() or {}
+    except Exception as exc:  # noqa: BLE001 - safetensors raises its own error types
+        raise CheckpointError(
+            f"checkpoint: {path} is not a readable safetensors file (corrupt or truncated?): {exc}"
+        ) from exc
+    if meta.get("neurofond_format") != FORMAT_NAME:
+        raise CheckpointError(
+            f"checkpoint: {path} is a safetensors file but not a neurofond FOND checkpoint "
+            f"(metadata neurofond_format={meta.get('neurofond_format')!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise CheckpointError(f"checkpoint: {path} has format_version "
+                              f"{meta.get('format_version')!r}; this neurofond reads {FORMAT_VERSION}")
+    try:
+        return {
+            "model_config": json.loads(meta["model_config"]),
+            "preprocessing": json.loads(meta["preprocessing"]),
+            "summary": json.loads(meta.get("summary", "{}")),
+        }
+    except (KeyError, json.JSONDecodeError) as exc:
+        raise CheckpointError(f"checkpoint: {path} has malformed metadata: {exc}") from exc
+
+
+def load_checkpoint(path: str | Path, device: str | torch.device = "cpu"
+                    ) -> tuple[IterativeVAE, Preprocessing, dict[str, Any]]:
+    """Load a checkpoint: ``(model, preprocessing, summary)``.
+
+    Only tensors and JSON are read (safetensors); no code is executed.
+
+    Raises
+    ------
+    CheckpointError
+        Corrupt, truncated or foreign files, or weights that do not match the
+        stored config.
+    """
+    from safetensors.torch import load_file
+
+    meta = read_metadata(path)
+    try:
+        config = ModelConfig.from_dict(meta["model_config"])
+        preprocessing = Preprocessing.from_dict(meta["preprocessing"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"checkpoint: {path} has an invalid config: {exc}") from exc
+    try:
+        tensors = load_file(str(path), device=str(device))
+    except Exception as exc:  # noqa: BLE001
+        raise CheckpointError(f"checkpoint: {path} weights could not be read: {exc}") from exc
+    model = IterativeVAE(config)
+    try:
+        model.load_state_dict(tensors, strict=True)
+    except RuntimeError as exc:
+        raise CheckpointError(f"checkpoint: {path} weights do not match its config: {exc}") from exc
+    for name, tensor in tensors.items():
+        if not torch.isfinite(tensor).all():
+            raise CheckpointError(f"checkpoint: {path} tensor {name!r} contains NaN or inf")
+    return model.to(device).eval(), preprocessing, meta["summary"]

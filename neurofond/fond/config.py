@@ -1,0 +1,179 @@
+"""Configuration of the FOND model family and of its training.
+
+Defaults follow Vafaii, Galor & Yates (2025) and the authors' published
+configs (vH16-wht, K=512, T=16; beta 24 for iP-VAE, 8 for iG / iGrelu).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+FAMILIES: tuple[str, ...] = ("poisson", "gaussian", "gaussian_relu")
+MODEL_NAMES: dict[str, str] = {"poisson": "iP-VAE", "gaussian": "iG-VAE",
+                               "gaussian_relu": "iGrelu-VAE"}
+DEFAULT_BETA: dict[str, float] = {"poisson": 24.0, "gaussian": 8.0, "gaussian_relu": 8.0}
+
+
+def _check_positive(name: str, value: float) -> None:
+    if not (isinstance(value, (int, float)) and value > 0):
+        raise ValueError(f"{name}: expected a positive number, got {value!r}")
+
+
+@dataclass
+class ModelConfig:
+    """Architecture and inference settings of one iterative VAE.
+
+    Attributes
+    ----------
+    family : {"poisson", "gaussian", "gaussian_relu"}
+        iP-VAE, iG-VAE or iGrelu-VAE.
+    n_latents : int
+        Number of latent neurons K.
+    n_inputs : int
+        Input dimension D (16 x 16 patches -> 256).
+    beta : float
+        KL weight used for learning (24 for iP-VAE, 8 for the Gaussian variants).
+    t_train : int
+        Inference steps unrolled during training.
+    kl_variant : {"exact", "reference"}
+        Poisson KL form (see :func:`neurofond.fond.divergences.poisson_kl`).
+    clamp_start, clamp_stop : float
+        Poisson soft upper clamp ``c - softplus(c - v)`` on du and u; ``c`` is
+        annealed from ``clamp_start`` to ``clamp_stop`` with the KL beta.
+    floor : float
+        Hard lower bound on du and u (Poisson).
+    clamp_du, clamp_u : (float, float)
+        Gaussian ``c tanh(v / c)`` bounds for (mu, log sigma) updates and states.
+    init_scale : float
+        Std of the decoder's normal initialisation.
+    prior_init : (float, float)
+        Uniform range of the initial Poisson prior log-rates.
+    bias_init : float
+        Initial per-neuron log bias ``b``.
+    sigma_x_clamp : float
+        Soft clamp ``c tanh(v / c)`` on the decoder log-std.
+    """
+
+    family: str = "poisson"
+    n_latents: int = 512
+    n_inputs: int = 256
+    beta: float = 24.0
+    t_train: int = 16
+    kl_variant: str = "exact"
+    clamp_start: float = 2.0
+    clamp_stop: float = 10.0
+    floor: float = -8.0
+    clamp_du: tuple[float, float] = (7.0, 3.0)
+    clamp_u: tuple[float, float] = (7.0, 2.0)
+    init_scale: float = 1e-4
+    prior_init: tuple[float, float] = (-6.0, -4.0)
+    bias_init: float = -3.0
+    sigma_x_clamp: float = 3.45
+
+    def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(f"family: expected one of {FAMILIES}, got {self.family!r}")
+        for name in ("n_latents", "n_inputs", "t_train"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        _check_positive("beta", self.beta)
+        if self.kl_variant not in ("exact", "reference"):
+            raise ValueError(f"kl_variant: expected 'exact' or 'reference', got {self.kl_variant!r}")
+        self.clamp_du = tuple(float(v) for v in self.clamp_du)  # type: ignore[assignment]
+        self.clamp_u = tuple(float(v) for v in self.clamp_u)  # type: ignore[assignment]
+        self.prior_init = tuple(float(v) for v in self.prior_init)  # type: ignore[assignment]
+
+    @classmethod
+    def for_family(cls, family: str, **overrides: Any) -> ModelConfig:
+        """Config with the paper's defaults for ``family`` (beta 24 or 8)."""
+        if family not in FAMILIES:
+            raise ValueError(f"family: expected one of {FAMILIES}, got {family!r}")
+        overrides.setdefault("beta", DEFAULT_BETA[family])
+        return cls(family=family, **overrides)
+
+    @property
+    def patch_size(self) -> int:
+        side = int(round(self.n_inputs ** 0.5))
+        if side * side != self.n_inputs:
+            raise ValueError(f"n_inputs={self.n_inputs} is not a square patch")
+        return side
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
+        return cls(**_known_fields(cls, data, "model config"))
+
+
+@dataclass
+class TrainConfig:
+    """Outer-loop (learning) settings.
+
+    Attributes mirror ALGORITHM.md: Adamax (betas 0.9/0.999, eps 1e-8, weight
+    decay 3e-4), lr 5e-3 with 0.5% linear warm-up then cosine decay to 1e-5,
+    per-batch; gradient-norm clip 300; KL beta 1e-4 for 0.1% of steps then
+    linear to beta over 10%; temperature 1 -> 0.01 linearly over the first half.
+    """
+
+    epochs: int = 300
+    batch_size: int = 200
+    lr: float = 5e-3
+    lr_min: float = 1e-5
+    warmup_portion: float = 0.005
+    weight_decay: float = 3e-4
+    adam_betas: tuple[float, float] = (0.9, 0.999)
+    adam_eps: float = 1e-8
+    grad_clip: float = 300.0
+    kl_beta_min: float = 1e-4
+    kl_const_portion: float = 0.001
+    kl_anneal_portion: float = 0.1
+    temp_start: float = 1.0
+    temp_stop: float = 0.01
+    temp_anneal_portion: float = 0.5
+    candidates_init: int = 10
+    candidates_tail_prob: float = 1e-3
+    candidates_max: int = 256
+    seed: int = 0
+    checkpoint_every: int = 10
+    eval_every: int = 5
+    eval_patches: int = 2000
+    max_steps: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("epochs", "batch_size", "candidates_init", "checkpoint_every", "eval_every"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        for name in ("lr", "lr_min", "grad_clip", "temp_start", "temp_stop"):
+            _check_positive(name, getattr(self, name))
+        for name in ("warmup_portion", "kl_const_portion", "kl_anneal_portion",
+                     "temp_anneal_portion"):
+            value = getattr(self, name)
+            if not 0 <= value <= 1:
+                raise ValueError(f"{name}: expected a fraction in [0, 1], got {value!r}")
+        self.adam_betas = tuple(float(v) for v in self.adam_betas)  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        return cls(**_known_fields(cls, data, "train config"))
+
+
+def _known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"{what}: unknown keys {unknown}; expected some of {sorted(names)}")
+    return dict(data)
+
+
+def dumps(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, sort_keys=True)

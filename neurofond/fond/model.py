@@ -1,0 +1,241 @@
+"""The FOND iterative VAE family: iP-VAE, iG-VAE and iGrelu-VAE.
+
+Inference replaces an encoder: membrane potentials follow natural-gradient
+descent on the variational free energy, with the posterior of one step used as
+the prior of the next (online inference, Vafaii, Galor & Yates 2025).
+
+iP-VAE (Poisson), with ``u`` the membrane potentials (log-rates)::
+
+    g_t  = Phi^T (x - Phi z_{t-1}) / sigma_x^2          # drive minus explaining-away
+    du_t = eta * (g_t - exp(b))
+    u_t  = u_{t-1} + du_t                               # soft-clamped
+    z_t  ~ Poisson(exp(u_t))
+
+Because the Fisher information of a Poisson in its log-rate is ``diag(exp(u))``,
+``du`` is ``-eta`` times the natural gradient of
+``F = ||x - Phi r||^2 / (2 sigma_x^2) + sum_k exp(b_k) r_k`` at ``r = exp(u)``.
+``Phi^T Phi`` couples neurons with overlapping features: lateral competition.
+
+iG / iGrelu-VAE (Gaussian) keep ``(mu, xi = log sigma)``, sample
+``z = mu + sigma eps`` and read out ``a(z) = z`` or ``relu(z) exp(log_gain)``::
+
+    g    = a'(z) * Phi^T (x - Phi a(z)) / sigma_x^2
+    dmu  = eta_mu * (sigma^2 g - exp(b));   dxi = eta_xi * g * eps * sigma / 2
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .divergences import gaussian_kl, poisson_kl
+from .sampling import poisson_spikes, relaxed_poisson
+
+__all__ = ["IterativeVAE", "InferenceState", "soft_upper_clamp", "tanh_clamp"]
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+def soft_upper_clamp(v: torch.Tensor, c: float, floor: float) -> torch.Tensor:
+    """``c - softplus(c - v)``, then a hard floor (the reference code's stabiliser)."""
+    return (c - F.softplus(c - v)).clamp(min=floor)
+
+
+def tanh_clamp(v: torch.Tensor, c: float) -> torch.Tensor:
+    """``c tanh(v / c)``: smooth symmetric bound at +-c."""
+    return c * torch.tanh(v / c)
+
+
+@dataclass
+class InferenceState:
+    """Latent state after one inference step.
+
+    ``u`` is the membrane potential (Poisson log-rate, Gaussian mean), ``xi`` the
+    Gaussian log-std (None for Poisson), ``eps`` the Gaussian noise, ``response``
+    the decoded activity (spike counts for iP-VAE, ``a(z)`` for the Gaussian
+    variants) and ``gain`` the derivative ``a'(z)`` (None when 1).
+    """
+
+    u: torch.Tensor
+    response: torch.Tensor
+    xi: torch.Tensor | None = None
+    eps: torch.Tensor | None = None
+    gain: torch.Tensor | None = None
+
+    def detach(self) -> InferenceState:
+        return InferenceState(*(None if t is None else t.detach() for t in
+                                (self.u, self.response, self.xi, self.eps, self.gain)))
+
+
+class IterativeVAE(nn.Module):
+    """One member of the FOND family with a linear decoder ``x_hat = Phi z``.
+
+    Parameters
+    ----------
+    config : ModelConfig
+
+    Learned parameters: ``phi`` (D x K decoder), prior (``prior_u`` log-rates for
+    Poisson; ``prior_mu``, ``prior_xi`` for Gaussian), ``log_eta`` (and
+    ``log_eta_xi``), ``log_bias`` (per neuron), ``log_sigma_x`` (per pixel),
+    ``log_gain`` (iGrelu only).
+    """
+
+    def __init__(self, config: ModelConfig, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.config = config
+        d, k = config.n_inputs, config.n_latents
+        self.phi = nn.Parameter(torch.randn(d, k, generator=generator) * config.init_scale)
+        self.log_eta = nn.Parameter(torch.zeros(()))
+        self.log_bias = nn.Parameter(torch.full((k,), float(config.bias_init)))
+        self.log_sigma_x = nn.Parameter(torch.zeros(d))
+        if self.is_poisson:
+            lo, hi = config.prior_init
+            self.prior_u = nn.Parameter(lo + (hi - lo) * torch.rand(k, generator=generator))
+        else:
+            self.prior_u = nn.Parameter(torch.zeros(k))
+            self.prior_xi = nn.Parameter(torch.zeros(k))
+            self.log_eta_xi = nn.Parameter(torch.zeros(()))
+        if config.family == "gaussian_relu":
+            self.log_gain = nn.Parameter(torch.zeros(k))
+        self.register_buffer("clamp_c", torch.tensor(float(config.clamp_stop)))
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def is_poisson(self) -> bool:
+        return self.config.family == "poisson"
+
+    @property
+    def n_latents(self) -> int:
+        return self.config.n_latents
+
+    def sigma_x2(self) -> torch.Tensor:
+        """Per-pixel decoder variance ``exp(2 c tanh(log_sigma_x / c))``."""
+        c = self.config.sigma_x_clamp
+        return torch.exp(2.0 * tanh_clamp(self.log_sigma_x, c))
+
+    def decode(self, response: torch.Tensor) -> torch.Tensor:
+        """Reconstruction ``Phi z`` for a batch of responses (B, K) -> (B, D)."""
+        return response @ self.phi.T
+
+    def gram(self) -> torch.Tensor:
+        """Precision-weighted Gram matrix ``Phi^T diag(1/sigma_x^2) Phi`` (K x K)."""
+        return self.phi.T @ (self.phi / self.sigma_x2().unsqueeze(1))
+
+    def feedforward(self, x: torch.Tensor) -> torch.Tensor:
+        """Feedforward drive ``Phi^T x / sigma_x^2`` (B, K)."""
+        return (x / self.sigma_x2()) @ self.phi
+
+    # ----------------------------------------------------------------- sampling
+    def _activation(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.config.family == "gaussian":
+            return z, None
+        gain = torch.exp(self.log_gain)
+        positive = (z > 0).to(z.dtype)
+        return F.relu(z) * gain, positive * gain
+
+    def _sample(self, u: torch.Tensor, xi: torch.Tensor | None, *, relaxed: bool,
+                temperature: float, n_candidates: int,
+                generator: torch.Generator | None) -> InferenceState:
+        if self.is_poisson:
+            rate = torch.exp(u)
+            if relaxed:
+                z = relaxed_poisson(rate, temperature, n_candidates, generator)
+            else:
+                z = poisson_spikes(rate, generator)
+            return InferenceState(u=u, response=z)
+        assert xi is not None
+        eps = torch.randn(u.shape, generator=generator, dtype=u.dtype, device=u.device)
+        a, gain = self._activation(u + torch.exp(xi) * eps)
+        return InferenceState(u=u, response=a, xi=xi, eps=eps, gain=gain)
+
+    def initial_state(self, batch_size: int, *, relaxed: bool = False, temperature: float = 1.0,
+                      n_candidates: int = 10,
+                      generator: torch.Generator | None = None) -> InferenceState:
+        """State at t = 0: the learned prior and one sample from it."""
+        u = self.prior_u.expand(batch_size, -1)
+        xi = None if self.is_poisson else self.prior_xi.expand(batch_size, -1)
+        return self._sample(u, xi, relaxed=relaxed, temperature=temperature,
+                            n_candidates=n_candidates, generator=generator)
+
+    # ---------------------------------------------------------------- dynamics
+    def update(self, state: InferenceState, drive: torch.Tensor) -> tuple[torch.Tensor,
+                                                                         torch.Tensor | None]:
+        """New (u, xi) from the likelihood gradient ``drive = Phi^T (x - Phi z)/sigma_x^2``."""
+        cfg = self.config
+        bias = torch.exp(self.log_bias)
+        if self.is_poisson:
+            c = float(self.clamp_c)
+            du = soft_upper_clamp(torch.exp(self.log_eta) * (drive - bias), c, cfg.floor)
+            return soft_upper_clamp(state.u + du, c, cfg.floor), None
+        assert state.xi is not None and state.eps is not None
+        g = drive if state.gain is None else state.gain * drive
+        sigma = torch.exp(state.xi)
+        dmu = torch.exp(self.log_eta) * (sigma * sigma * g - bias)
+        dxi = torch.exp(self.log_eta_xi) * 0.5 * g * state.eps * sigma
+        mu = tanh_clamp(state.u + tanh_clamp(dmu, cfg.clamp_du[0]), cfg.clamp_u[0])
+        xi = tanh_clamp(state.xi + tanh_clamp(dxi, cfg.clamp_du[1]), cfg.clamp_u[1])
+        return mu, xi
+
+    def kl(self, new: InferenceState, old: InferenceState) -> torch.Tensor:
+        """Per-neuron KL of the new posterior to the previous one (the rolling prior)."""
+        if self.is_poisson:
+            return poisson_kl(new.u, old.u, self.config.kl_variant)
+        assert new.xi is not None and old.xi is not None
+        return gaussian_kl(new.u, new.xi, old.u, old.xi)
+
+    def step(self, state: InferenceState, x: torch.Tensor, *, relaxed: bool = False,
+             temperature: float = 1.0, n_candidates: int = 10,
+             generator: torch.Generator | None = None,
+             residual: torch.Tensor | None = None) -> tuple[InferenceState, torch.Tensor]:
+        """One inference step on input ``x`` (B, D); returns (new state, new residual).
+
+        ``residual`` is ``x - Phi z`` of ``state`` if already known.
+        """
+        if residual is None:
+            residual = x - self.decode(state.response)
+        drive = (residual / self.sigma_x2()) @ self.phi
+        u, xi = self.update(state, drive)
+        new = self._sample(u, xi, relaxed=relaxed, temperature=temperature,
+                           n_candidates=n_candidates, generator=generator)
+        return new, x - self.decode(new.response)
+
+    # ----------------------------------------------------------------- training
+    def training_loss(self, x: torch.Tensor, *, beta: float, temperature: float = 1.0,
+                      n_candidates: int = 10, generator: torch.Generator | None = None,
+                      n_steps: int | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Mean over the ``n_steps`` unrolled steps of NLL + beta * KL.
+
+        Backpropagation runs through the whole trajectory (nothing detached).
+        Poisson samples are relaxed. The loss is scaled by ``256 / D``.
+
+        Returns
+        -------
+        loss : Tensor (scalar)
+        diagnostics : dict with ``nll``, ``kl`` (per-step means) and ``max_rate``.
+        """
+        n_steps = self.config.t_train if n_steps is None else n_steps
+        kw = dict(relaxed=True, temperature=temperature, n_candidates=n_candidates,
+                  generator=generator)
+        state = self.initial_state(x.shape[0], **kw)
+        residual = x - self.decode(state.response)
+        log_var = torch.log(self.sigma_x2())
+        inv_var = torch.exp(-log_var)
+        nll_const = 0.5 * (log_var.sum() + x.shape[1] * _LOG_2PI)
+        nlls, kls, max_u = [], [], [state.u.detach().max()]
+        for _ in range(n_steps):
+            new, residual = self.step(state, x, residual=residual, **kw)
+            nll = 0.5 * (residual * residual * inv_var).sum(-1) + nll_const
+            kls.append(self.kl(new, state).sum(-1).mean())
+            nlls.append(nll.mean())
+            max_u.append(new.u.detach().max())
+            state = new
+        nll_t, kl_t = torch.stack(nlls), torch.stack(kls)
+        scale = 256.0 / x.shape[1]
+        loss = (nll_t + beta * kl_t).mean() * scale
+        max_rate = torch.exp(torch.stack(max_u).max())
+        return loss, {"nll": nll_t.detach(), "kl": kl_t.detach(), "max_rate": max_rate}
