@@ -77,7 +77,8 @@ def make_responses(
     counts = np.asarray(counts)
     if counts.ndim != 4:
         raise ValueError(
-            f"counts: expected a 4-D array (trial, stimulus, neuron, time), got shape {counts.shape}"
+            "counts: expected a 4-D array (trial, stimulus, neuron, time), "
+            f"got shape {counts.shape}"
         )
     if not np.isfinite(bin_ms) or bin_ms <= 0:
         raise ValueError(f"bin_ms: expected a positive number of milliseconds, got {bin_ms!r}")

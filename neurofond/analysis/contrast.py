@@ -15,9 +15,7 @@ __all__ = ["naka_rushton", "fit_naka_rushton"]
 PARAMS = ("r_max", "c50", "n", "r0")
 
 
-def naka_rushton(
-    c: Any, r_max: Any, c50: Any, n: Any, r0: Any = 0.0
-) -> np.ndarray:
+def naka_rushton(c: Any, r_max: Any, c50: Any, n: Any, r0: Any = 0.0) -> np.ndarray:
     """Naka-Rushton contrast response function.
 
     Parameters
@@ -208,9 +206,7 @@ def fit_naka_rushton(
             continue
         cpos = cj[cj > 0]
         span = float(yj.max() - yj.min())
-        lo = np.array(
-            [0.0, 1e-3 * float(cpos.min()), 0.1, min(0.0, float(yj.min()))], dtype=float
-        )
+        lo = np.array([0.0, 1e-3 * float(cpos.min()), 0.1, min(0.0, float(yj.min()))], dtype=float)
         hi = np.array(
             [10.0 * span + 1e-9, 10.0 * float(cj.max()), 10.0, float(yj.max()) + 1e-9],
             dtype=float,

@@ -68,9 +68,7 @@ def _parse_window(window_ms: Any, name: str) -> tuple[float, float]:
     return start, end
 
 
-def _window_bins(
-    responses: xr.DataArray, window_ms: Any, name: str = "window_ms"
-) -> np.ndarray:
+def _window_bins(responses: xr.DataArray, window_ms: Any, name: str = "window_ms") -> np.ndarray:
     """Indices of the time bins whose centre lies in ``[start, end)``.
 
     ``None`` selects every bin. Raises if the window reaches outside the time range of
@@ -182,12 +180,12 @@ def _where_mask(responses: xr.DataArray, where: Mapping[str, Any] | None) -> np.
         values = _stimulus_coord(responses, key, "where")
         if isinstance(wanted, (str, bytes)) or np.ndim(wanted) == 0:
             wanted = [wanted]
-        sel = np.isin(values, np.asarray(list(wanted)))
-        if np.asarray(values).dtype.kind == "f":
-            sel |= np.any(
-                np.isclose(values[:, None], np.asarray(list(wanted), dtype=float)[None, :]),
-                axis=1,
-            )
+        wanted = np.asarray(list(wanted))
+        sel = np.isin(values, wanted)
+        if values.dtype.kind == "f":
+            if wanted.dtype.kind not in "biuf":
+                raise ValueError(f"where: {key!r} holds numbers, got {wanted.tolist()!r}")
+            sel |= np.any(np.isclose(values[:, None], wanted.astype(float)[None, :]), axis=1)
         mask &= sel
     if not mask.any():
         raise ValueError(f"where: {dict(where)!r} selects no stimulus")
@@ -782,9 +780,7 @@ def modulation_ratio(
         cycle_ms = 1000.0 / freq
         k = int(np.floor(span_ms / cycle_ms + 1e-9))
         if k < 1:
-            raise ValueError(
-                f"window_ms: {span_ms:g} ms holds less than one cycle at {freq:g} Hz"
-            )
+            raise ValueError(f"window_ms: {span_ms:g} ms holds less than one cycle at {freq:g} Hz")
         n = int(np.floor(k * cycle_ms / bin_ms + 1e-9))
         sel = tf == freq
         r = rate[sel][..., :n]

@@ -28,9 +28,7 @@ from neurofond.analysis.tuning import (
 __all__ = ["fano_factor", "fano_factor_over_time", "mean_matched_fano"]
 
 
-def _trial_stats(
-    counts: np.ndarray, ddof: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _trial_stats(counts: np.ndarray, ddof: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean, variance and number of valid trials of ``counts`` (trial, ...) over trials.
 
     The trial axis is moved last and made contiguous so that numpy reduces it with the same

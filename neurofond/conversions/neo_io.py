@@ -44,6 +44,12 @@ def spike_times_from_counts(
     -------
     ndarray
         Sorted spike times in ms (if the bins are sorted).
+
+    Examples
+    --------
+    >>> spike_times_from_counts(np.array([2, 0, 1]), np.array([0.0, 10, 20]),
+    ...                         np.array([10.0, 20, 30])).tolist()
+    [2.5, 7.5, 25.0]
     """
     k = np.asarray(counts, dtype=np.int64)
     total = int(k.sum())
@@ -341,9 +347,7 @@ def neo_to_responses(
             lo, hi = (float(v) for v in window_ms)
         n_bins = int(np.floor((hi - lo) / bin_ms + 1e-9))
         if n_bins < 1:
-            raise ValueError(
-                f"window_ms: ({lo:g}, {hi:g}) ms holds no whole bin of {bin_ms:g} ms"
-            )
+            raise ValueError(f"window_ms: ({lo:g}, {hi:g}) ms holds no whole bin of {bin_ms:g} ms")
         starts = lo + bin_ms * np.arange(n_bins)
         ends = starts + bin_ms
 

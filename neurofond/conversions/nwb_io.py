@@ -10,7 +10,7 @@ Layout written by :func:`responses_to_nwb`:
 - every neuron is one row of the ``units`` table: ``spike_times`` (s, session clock, placed
   evenly inside their bins, see :func:`neurofond.conversions.neo_io.spike_times_from_counts`),
   ``obs_intervals`` = the presentation windows in which the neuron was observed (missing NaN
-  trials are left out), the neuron coordinates as columns;
+  trials are left out; abutting windows are merged), the neuron coordinates as columns;
 - a scratch entry ``neurofond_responses`` (JSON) keeps the bin edges and attrs.
 
 Files from other sources can be read by :func:`nwb_to_responses` given ``bin_ms`` and a
@@ -22,8 +22,9 @@ from __future__ import annotations
 import json
 import os
 import uuid
+import warnings
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +60,22 @@ def _column_values(values: np.ndarray, name: str) -> list[Any]:
     )
 
 
+def _merge_intervals(intervals: list[list[float]]) -> np.ndarray:
+    """Join abutting [start, stop] intervals (sorted), so fully observed units get one."""
+    merged: list[list[float]] = []
+    for start, stop in intervals:
+        if merged and abs(start - merged[-1][1]) <= 1e-9 * max(1.0, abs(start)):
+            merged[-1][1] = stop
+        else:
+            merged.append([start, stop])
+    return np.asarray(merged, dtype=float).reshape(-1, 2)
+
+
 def responses_to_nwb(
     responses: xr.DataArray,
     path: str | os.PathLike[str],
     *,
-    gap_ms: float = 100.0,
+    gap_ms: float = 0.0,
     session_description: str = "neurofond Responses",
     identifier: str | None = None,
     session_start_time: datetime | None = None,
@@ -78,7 +90,9 @@ def responses_to_nwb(
     path : path-like
         Destination ``.nwb`` file; replaced if it exists.
     gap_ms : float
-        Silent gap between consecutive presentations on the session clock (>= 0).
+        Gap between consecutive presentations on the session clock (>= 0). With the default
+        0 the presentations abut, so a neuron observed in every presentation has a single
+        observation interval (which ``neo.io.NWBIO`` requires).
     session_description, identifier, session_start_time
         NWB file metadata (identifier defaults to a random UUID, start time to now, UTC).
 
@@ -138,11 +152,13 @@ def responses_to_nwb(
     nwb = NWBFile(
         session_description=session_description,
         identifier=identifier or str(uuid.uuid4()),
-        session_start_time=session_start_time or datetime.now(timezone.utc),
+        session_start_time=session_start_time or datetime.now(UTC),
     )
     nwb.add_trial_column(name="stimulus_index", description="index along the stimulus dim")
-    for k in stim_cols:
-        nwb.add_trial_column(name=k, description=f"stimulus parameter {k}")
+    with warnings.catch_warnings():  # columns named like table attributes (e.g. "name")
+        warnings.filterwarnings("ignore", message="An attribute .* already exists")
+        for k in stim_cols:
+            nwb.add_trial_column(name=k, description=f"stimulus parameter {k}")
     onsets = np.empty((n_trial, n_stim))
     for i in range(n_trial):
         for s in range(n_stim):
@@ -157,8 +173,10 @@ def responses_to_nwb(
                 **row,
             )
     nwb.add_unit_column(name="neuron_index", description="index along the neuron dim")
-    for k in neur_cols:
-        nwb.add_unit_column(name=k, description=f"neuron coordinate {k}")
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="An attribute .* already exists")
+        for k in neur_cols:
+            nwb.add_unit_column(name=k, description=f"neuron coordinate {k}")
     for n in range(n_neuron):
         times, obs = [], []
         for i in range(n_trial):
@@ -171,7 +189,7 @@ def responses_to_nwb(
         spikes = np.concatenate(times) / 1000.0 if times else np.zeros(0)
         nwb.add_unit(
             spike_times=spikes,
-            obs_intervals=np.asarray(obs, dtype=float).reshape(-1, 2),
+            obs_intervals=_merge_intervals(obs),
             neuron_index=n,
             **{k: v[n] for k, v in neur_cols.items()},
         )
@@ -188,7 +206,7 @@ def responses_to_nwb(
     nwb.add_scratch(json.dumps(meta), name=META_NAME, description="neurofond Responses layout")
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.nwb")
     try:
         with NWBHDF5IO(str(tmp), "w") as io:
             io.write(nwb)
@@ -267,7 +285,9 @@ def nwb_to_responses(
         raise FileNotFoundError(f"path: {path} does not exist")
     try:
         io = NWBHDF5IO(str(path), "r")
-        nwb = io.read()
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="An attribute .* already exists")
+            nwb = io.read()
     except Exception as err:  # h5py / hdmf raise many types for foreign or corrupt files
         raise ValueError(f"{path}: not a readable NWB file ({type(err).__name__}: {err})") from None
     try:
@@ -327,13 +347,12 @@ def _read(
     if align_column not in columns and align_column != "start_time":
         raise ValueError(f"align_column: {align_column!r} is not a column of {path} trials")
     align_s = np.asarray(trials[align_column].data[:], dtype=float)
+    stored_layout = meta is not None and stimulus_columns is None
     if stimulus_columns is None:
         if meta is not None:
             stimulus_columns = ["stimulus_index"] + list(meta["stimulus_coords"])
         else:
-            stimulus_columns = [
-                c for c in columns if c not in _RESERVED and c != align_column
-            ]
+            stimulus_columns = [c for c in columns if c not in _RESERVED and c != align_column]
     missing_cols = [c for c in stimulus_columns if c not in columns]
     if missing_cols:
         raise ValueError(f"stimulus_columns: {missing_cols} not in the trials table of {path}")
@@ -347,19 +366,21 @@ def _read(
         stim_pos.setdefault(key, len(stim_pos))
         rep[r] = seen.get(key, 0)
         seen[key] = rep[r] + 1
-    stim_idx = np.array([stim_pos[k] for k in keys])
-    if meta is not None and "stimulus_index" in stimulus_columns:
+    if stored_layout:
         stim_idx = np.asarray(col_values["stimulus_index"], dtype=np.int64)
-        order_keys = sorted(stim_pos, key=lambda k: k[0])
     else:
-        order_keys = list(stim_pos)
-    n_stim = len(order_keys)
+        stim_idx = np.array([stim_pos[k] for k in keys])
+    n_stim = int(stim_idx.max()) + 1
     n_trial = int(rep.max()) + 1
     n_units = len(units)
 
     win_lo = align_s * 1000.0 + starts.min()
     win_hi = align_s * 1000.0 + ends.max()
     row_order = np.argsort(win_lo, kind="stable")
+    if np.any(win_lo[row_order][1:] < win_hi[row_order][:-1]):
+        raise ValueError(
+            f"window_ms: the windows of consecutive trials overlap in {path}; use a shorter one"
+        )
     counts = np.full((n_trial, n_stim, n_units, starts.size), np.nan)
     unit_cols = list(units.colnames)
     has_obs = "obs_intervals" in unit_cols
@@ -387,16 +408,10 @@ def _read(
             observed = inside.any(axis=1)
         for r in np.flatnonzero(observed):
             counts[rep[r], stim_idx[r], u] = c[r]
-    if meta is None:
-        overlap = np.any(win_lo[row_order][1:] < win_hi[row_order][:-1])
-        if overlap:
-            raise ValueError(
-                f"window_ms: windows of consecutive trials overlap in {path}; use a shorter window"
-            )
 
     # coordinates
     stim_coords: dict[str, Any] = {}
-    names = list(meta["stimulus_coords"]) if meta is not None else list(stimulus_columns)
+    names = list(meta["stimulus_coords"]) if stored_layout else list(stimulus_columns)
     first_row = {}
     for r in range(n_rows):
         first_row.setdefault(int(stim_idx[r]), r)
@@ -408,7 +423,8 @@ def _read(
             neuron_coords[c] = np.asarray([_plain(v) for v in units[c].data[:]])
     else:
         if neuron_column in unit_cols:
-            neuron_coords["neuron_id"] = np.asarray([_plain(v) for v in units[neuron_column].data[:]])
+            ids = units[neuron_column].data[:]
+            neuron_coords["neuron_id"] = np.asarray([_plain(v) for v in ids])
         else:
             neuron_coords["neuron_id"] = np.asarray(units.id.data[:])
     allow_nan = bool(np.isnan(counts).any())
@@ -418,7 +434,6 @@ def _read(
     source = attrs.pop("source", None) or f"nwb:{path.name}"
     for key in ("bin_ms", "units"):
         attrs.pop(key, None)
-    del order_keys
     return make_responses(
         counts,
         bin_ms=bin_ms,

@@ -10,7 +10,7 @@ from .evaluate import EvaluationResult, evaluate, run_inference
 from .metrics import convergence_index, distance_to_ideal, r2_per_sample
 from .model import InferenceState, IterativeVAE
 from .sampling import candidate_count, poisson_spikes, relaxed_poisson
-from .train import TrainingRun, train
+from .training import TrainingRun, train
 
 __all__ = [
     "FAMILIES", "MODEL_NAMES", "CheckpointError", "EvaluationResult", "InferenceState",

@@ -120,7 +120,8 @@ def read_metadata(path: str | Path) -> dict[str, Any]:
             f"(metadata neurofond_format={meta.get('neurofond_format')!r})")
     if meta.get("format_version") != FORMAT_VERSION:
         raise CheckpointError(f"checkpoint: {path} has format_version "
-                              f"{meta.get('format_version')!r}; this neurofond reads {FORMAT_VERSION}")
+                              f"{meta.get('format_version')!r}; this neurofond reads "
+                              f"{FORMAT_VERSION}")
     try:
         return {
             "model_config": json.loads(meta["model_config"]),

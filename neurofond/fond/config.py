@@ -82,7 +82,8 @@ class ModelConfig:
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
         _check_positive("beta", self.beta)
         if self.kl_variant not in ("exact", "reference"):
-            raise ValueError(f"kl_variant: expected 'exact' or 'reference', got {self.kl_variant!r}")
+            raise ValueError(
+                f"kl_variant: expected 'exact' or 'reference', got {self.kl_variant!r}")
         self.clamp_du = tuple(float(v) for v in self.clamp_du)  # type: ignore[assignment]
         self.clamp_u = tuple(float(v) for v in self.clamp_u)  # type: ignore[assignment]
         self.prior_init = tuple(float(v) for v in self.prior_init)  # type: ignore[assignment]

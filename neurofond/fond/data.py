@@ -55,7 +55,8 @@ def _to_gray(image: np.ndarray) -> np.ndarray:
     if image.ndim == 3 and image.shape[-1] in (3, 4):
         image = image[..., :3] @ np.array([0.2125, 0.7154, 0.0721])
     if image.ndim != 2:
-        raise ValueError(f"image: expected a 2-D grayscale or RGB(A) image, got shape {image.shape}")
+        raise ValueError(
+            f"image: expected a 2-D grayscale or RGB(A) image, got shape {image.shape}")
     return image
 
 
@@ -301,7 +302,8 @@ def extract_patches(images: Sequence[np.ndarray], patch_size: int, n_patches: in
     valid = []
     for i, img in enumerate(images):
         if img.shape[0] < patch_size or img.shape[1] < patch_size:
-            raise ValueError(f"images[{i}]: shape {img.shape} is smaller than patch_size={patch_size}")
+            raise ValueError(
+                f"images[{i}]: shape {img.shape} is smaller than patch_size={patch_size}")
         valid.append((img.shape[0] - patch_size + 1) * (img.shape[1] - patch_size + 1))
     if n_patches < 1:
         raise ValueError(f"n_patches: expected >= 1, got {n_patches!r}")
@@ -381,7 +383,7 @@ def make_patch_data(source: str | Path | np.ndarray = "bundled", *, n_train: int
         default_val = names[-n_val:]
         source_name = str(source) if not isinstance(source, np.ndarray) else "array"
     if whiten_images is None:
-        whiten_images = not ("whiten" in source_name.lower())
+        whiten_images = "whiten" not in source_name.lower()
     names = list(images)
     val = list(default_val if validation_images is None else validation_images)
     val = [names[v] if isinstance(v, (int, np.integer)) else v for v in val]

@@ -11,6 +11,7 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -80,7 +81,7 @@ def _load_trainer_state(path: Path, model: IterativeVAE, opt: torch.optim.Optimi
 
     with safe_open(str(path), framework="pt") as fh:
         meta = fh.metadata()
-    if json.loads(meta["model_config"]) != model.config.to_dict():
+    if json.loads(meta["model_config"]) != json.loads(json.dumps(model.config.to_dict())):
         raise ValueError(f"resume: {path} was written for a different model config")
     tensors = load_file(str(path))
     model.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
@@ -97,7 +98,8 @@ def _load_trainer_state(path: Path, model: IterativeVAE, opt: torch.optim.Optimi
 def train(model_config: ModelConfig, train_config: TrainConfig, train_patches: np.ndarray,
           validation_patches: np.ndarray, preprocessing: Preprocessing, out_dir: str | Path, *,
           name: str = "model", device: str | torch.device = "cpu", resume: bool = False,
-          progress: bool = True, command: str | None = None) -> TrainingRun:
+          progress: bool = True, command: str | None = None,
+          on_epoch_end: Callable[[dict[str, Any]], None] | None = None) -> TrainingRun:
     """Train one model and write ``<out_dir>/<name>.safetensors`` (+ JSON sidecar).
 
     Parameters
@@ -119,6 +121,10 @@ def train(model_config: ModelConfig, train_config: TrainConfig, train_patches: n
         Show a tqdm progress bar.
     command : str, optional
         The command line that started the run, recorded in the checkpoint.
+    on_epoch_end : callable, optional
+        Called with each epoch's history record, after any periodic checkpoint
+        (for logging; an exception raised there stops training, and ``resume``
+        continues from the last trainer state).
     """
     configure_cpu()
     out_dir = Path(out_dir)
@@ -153,6 +159,7 @@ def train(model_config: ModelConfig, train_config: TrainConfig, train_patches: n
     data_gen = torch.Generator().manual_seed(cfg.seed + 2)
     for _ in range(step // per_epoch):  # replay the permutation stream to the resumed epoch
         torch.randperm(n, generator=data_gen)
+    order_epoch = step // per_epoch
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -163,8 +170,8 @@ def train(model_config: ModelConfig, train_config: TrainConfig, train_patches: n
     order = torch.randperm(n, generator=data_gen)
     while step < total:
         epoch, pos = divmod(step, per_epoch)
-        if pos == 0 and step > 0:
-            order = torch.randperm(n, generator=data_gen)
+        if epoch != order_epoch:  # one fresh permutation of the patches per epoch
+            order, order_epoch = torch.randperm(n, generator=data_gen), epoch
         idx = order[pos * cfg.batch_size:(pos + 1) * cfg.batch_size].to(device)
         x = x_train[idx]
         for group in opt.param_groups:
@@ -209,7 +216,8 @@ def train(model_config: ModelConfig, train_config: TrainConfig, train_patches: n
                 _save_trainer_state(state_path, model, opt, generator, step, n_candidates,
                                     history, {"seed": cfg.seed})
                 write_json_atomic(out_dir / f"{name}.history.json", history)
-        del epoch
+            if on_epoch_end is not None:
+                on_epoch_end(record)
     if bar is not None:
         bar.close()
     seconds = time.perf_counter() - t0

@@ -1,0 +1,46 @@
+"""Trained FOND models as populations of in-silico V1 neurons.
+
+- :class:`InSilicoPopulation`: a checkpoint as neurons; ``present(stimuli, ...)``
+  returns spike counts as ``Responses`` (trial, stimulus, neuron, time).
+- :class:`PresentationTransform`: luminance frames -> model inputs ("linear",
+  contrast-preserving, or "training", the training pipeline).
+- :mod:`~neurofond.population.receptive_fields`: dictionary RFs, spike-triggered
+  averages, RF summaries (position, orientation, SF), Gabor fits.
+"""
+
+from .population import DEFAULT_STATIC_STEPS, InSilicoPopulation, ParameterError, TileLayout
+from .receptive_fields import (
+    GABOR_PARAMS,
+    GaborFit,
+    GaborFraction,
+    dictionary_rfs,
+    fit_gabor,
+    fit_gabors,
+    gabor_element,
+    gabor_fraction,
+    random_gabor_dictionary,
+    rf_summary,
+    spike_triggered_average,
+)
+from .transform import MODES, PresentationTransform, calibrate_gain
+
+__all__ = [
+    "DEFAULT_STATIC_STEPS",
+    "GABOR_PARAMS",
+    "GaborFit",
+    "GaborFraction",
+    "InSilicoPopulation",
+    "MODES",
+    "ParameterError",
+    "PresentationTransform",
+    "TileLayout",
+    "calibrate_gain",
+    "dictionary_rfs",
+    "fit_gabor",
+    "fit_gabors",
+    "gabor_element",
+    "gabor_fraction",
+    "random_gabor_dictionary",
+    "rf_summary",
+    "spike_triggered_average",
+]

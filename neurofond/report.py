@@ -1,0 +1,161 @@
+"""The main job: evaluate the shipped population and write figures + an HTML report.
+
+``neurofond run --out results`` runs, on embedded defaults (the shipped
+checkpoints and the photos bundled with scikit-image / scikit-learn):
+
+1. inference convergence of every shipped model on held-out photo patches
+   (R^2, proportion of zeros and du_norm per step; convergence index), the
+   paper's Fig. 3 analysis;
+2. the learned dictionaries as image grids;
+3. a results table (``results.json``) and ``report.html`` linking the figures.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .fond.checkpoint import write_json_atomic
+
+__all__ = ["dictionary_figure", "convergence_figure", "run_main_job"]
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    tmp = path.with_name(f".{path.name}.tmp.png")
+    fig.savefig(tmp, dpi=110, bbox_inches="tight")
+    tmp.replace(path)
+    return path
+
+
+def convergence_figure(traces: dict[str, dict[str, np.ndarray]], path: Path,
+                       convergence: dict[str, int] | None = None) -> Path:
+    """R^2, proportion of zeros and du_norm against inference step, one line per model."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for name, tr in traces.items():
+        steps = np.arange(1, len(tr["r2"]) + 1)
+        for ax, key in zip(axes, ("r2", "zeros", "du_norm")):
+            line, = ax.plot(steps, tr[key], label=name)
+            if convergence and name in convergence and key == "r2":
+                c = convergence[name]
+                ax.axvline(c, color=line.get_color(), ls=":", lw=1)
+    for ax, title in zip(axes, ("R$^2$ (sampled)", "proportion of zeros", "du norm")):
+        ax.set_xscale("log")
+        ax.set_xlabel("inference step")
+        ax.set_title(title)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def dictionary_figure(phi: np.ndarray, path: Path, n_show: int = 128, title: str = "") -> Path:
+    """Decoder columns (features) as a grid of patches, sorted by norm."""
+    plt = _pyplot()
+    d, k = phi.shape
+    side = int(round(np.sqrt(d)))
+    order = np.argsort(-np.linalg.norm(phi, axis=0))[:n_show]
+    cols = 16
+    rows = int(np.ceil(len(order) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * 0.6, rows * 0.6))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for ax, j in zip(np.ravel(axes), order):
+        w = phi[:, j].reshape(side, side)
+        lim = np.abs(w).max() or 1.0
+        ax.imshow(w, cmap="gray", vmin=-lim, vmax=lim)
+    fig.suptitle(title or f"{len(order)} of {k} features (largest norm first)")
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def run_main_job(out_dir: str | Path = "results", *, steps: int = 300, n_patches: int = 2000,
+                 seed: int = 0, progress: bool = True) -> Path:
+    """Evaluate every shipped model on held-out photo patches and write a report.
+
+    Returns
+    -------
+    Path
+        ``<out_dir>/report.html``.
+    """
+    from .fond import evaluate
+    from .fond.data import heldout_patches
+    from .pretrained import list_pretrained, load_pretrained
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    models = list_pretrained()
+    if not models:
+        raise ValueError("no shipped pretrained models found in neurofond/pretrained/")
+    rows: list[dict[str, Any]] = []
+    traces: dict[str, dict[str, np.ndarray]] = {}
+    conv: dict[str, int] = {}
+    figures: list[tuple[str, Path]] = []
+    t0 = time.perf_counter()
+    for info in models:
+        model, prep, summary = load_pretrained(info["name"])
+        patches = heldout_patches(prep, n_patches, seed=seed)
+        res = evaluate(model, patches, steps, seed=seed, progress=progress)
+        traces[info["name"]] = res.traces
+        conv[info["name"]] = res.summary["convergence_step"]
+        rows.append({"model": info["name"], "family": info["family"], "beta": info["beta"],
+                     **{k: res.summary[k] for k in ("r2", "r2_map", "r2_pooled", "zeros",
+                                                    "convergence_step", "distance")},
+                     "train_seconds": summary.get("train_seconds"),
+                     "train_steps": summary.get("steps")})
+        fig = dictionary_figure(model.phi.detach().numpy(), out / f"dictionary_{info['name']}.png",
+                                title=f"{info['name']}: learned features")
+        figures.append((f"Dictionary of {info['name']}", fig))
+    figures.insert(0, ("Inference convergence on held-out photo patches",
+                       convergence_figure(traces, out / "convergence.png", conv)))
+    results = {"steps": steps, "n_patches": n_patches, "seed": seed, "models": rows,
+               "seconds": time.perf_counter() - t0}
+    write_json_atomic(out / "results.json", results)
+    return _write_html(out / "report.html", results, figures)
+
+
+def _write_html(path: Path, results: dict[str, Any], figures: list[tuple[str, Path]]) -> Path:
+    keys = ["model", "beta", "r2", "r2_map", "r2_pooled", "zeros", "convergence_step",
+            "distance", "train_steps"]
+    head = "".join(f"<th>{k}</th>" for k in keys)
+    body = ""
+    for row in results["models"]:
+        cells = []
+        for k in keys:
+            v = row.get(k)
+            text = f"{v:.3f}" if isinstance(v, float) else html.escape(str(v))
+            cells.append(f"<td>{text}</td>")
+        body += "<tr>" + "".join(cells) + "</tr>"
+    figs = "".join(f"<h2>{html.escape(t)}</h2><img src='{p.name}' style='max-width:100%'>"
+                   for t, p in figures)
+    doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>neurofond report</title>
+<style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
+table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style></head><body>
+<h1>neurofond: shipped population</h1>
+<p>{results['n_patches']} held-out photo patches, {results['steps']} inference steps, seed
+{results['seed']}. Per-sample R<sup>2</sup> averaged (paper's definition), pooled R<sup>2</sup>,
+proportion of zero responses at the final step, convergence index of the R<sup>2</sup> trace,
+and distance to the ideal point sqrt((1-R<sup>2</sup>)<sup>2</sup> + (1-zeros)<sup>2</sup>).</p>
+<table><tr>{head}</tr>{body}</table>{figs}
+<p>Raw numbers: <a href="results.json">results.json</a></p></body></html>"""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(doc)
+    tmp.replace(path)
+    json.dumps(results)
+    return path
