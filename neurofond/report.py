@@ -13,7 +13,6 @@ checkpoints and the photos bundled with scikit-image / scikit-learn):
 from __future__ import annotations
 
 import html
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -146,7 +145,8 @@ def _write_html(path: Path, results: dict[str, Any], figures: list[tuple[str, Pa
                    for t, p in figures)
     doc = f"""<!doctype html><html><head><meta charset="utf-8"><title>neurofond report</title>
 <style>body{{font-family:sans-serif;max-width:1100px;margin:2em auto}}
-table{{border-collapse:collapse}} td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style></head><body>
+table{{border-collapse:collapse}}
+td,th{{border:1px solid #ccc;padding:4px 8px;text-align:right}}</style></head><body>
 <h1>neurofond: shipped population</h1>
 <p>{results['n_patches']} held-out photo patches, {results['steps']} inference steps, seed
 {results['seed']}. Per-sample R<sup>2</sup> averaged (paper's definition), pooled R<sup>2</sup>,
@@ -157,5 +157,4 @@ and distance to the ideal point sqrt((1-R<sup>2</sup>)<sup>2</sup> + (1-zeros)<s
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(doc)
     tmp.replace(path)
-    json.dumps(results)
     return path

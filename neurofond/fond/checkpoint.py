@@ -22,7 +22,7 @@ from .data import Preprocessing
 from .model import IterativeVAE
 
 __all__ = ["CheckpointError", "load_checkpoint", "read_metadata", "save_checkpoint",
-           "write_json_atomic"]
+           "save_safetensors_atomic", "write_json_atomic"]
 
 FORMAT_NAME = "fond-checkpoint"
 FORMAT_VERSION = "1"
@@ -53,6 +53,22 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj)}")
 
 
+def save_safetensors_atomic(tensors: dict[str, torch.Tensor], path: str | Path,
+                            metadata: dict[str, str]) -> None:
+    """Write a safetensors file through a temporary file and an atomic rename."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def save_checkpoint(model: IterativeVAE, path: str | Path, *, preprocessing: Preprocessing,
                     summary: dict[str, Any] | None = None, log: list[dict[str, Any]] | None = None,
                     overwrite: bool = False) -> Path:
@@ -63,8 +79,6 @@ def save_checkpoint(model: IterativeVAE, path: str | Path, *, preprocessing: Pre
     FileExistsError
         If ``path`` exists and ``overwrite`` is False.
     """
-    from safetensors.torch import save_file
-
     path = Path(path)
     if path.suffix != ".safetensors":
         raise ValueError(f"path: expected a .safetensors file name, got {path}")
@@ -79,14 +93,7 @@ def save_checkpoint(model: IterativeVAE, path: str | Path, *, preprocessing: Pre
         "preprocessing": json.dumps(preprocessing.to_dict(), sort_keys=True),
         "summary": json.dumps(summary or {}, sort_keys=True, default=_json_default),
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    save_safetensors_atomic(tensors, path, metadata)
     sidecar = {k: json.loads(v) if k in ("model_config", "preprocessing", "summary") else v
                for k, v in metadata.items()}
     sidecar["log"] = log or []

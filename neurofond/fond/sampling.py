@@ -20,8 +20,9 @@ Relaxed samples (training)
 
     :func:`relaxed_poisson_literal` is the textbook form (``n`` exponential draws
     per neuron, cumulative sum, sigmoid, sum). :func:`relaxed_poisson` computes the
-    same sum but (1) draws later arrivals only for neurons whose first arrival
-    can still contribute more than ``exp(-tail_logit)`` and (2) returns the
+    same sum but (1) draws arrivals in small chunks, and only for neurons whose
+    latest arrival can still be followed by terms above ``exp(-tail_logit)``, and (2)
+    returns the
     analytic derivative ``dz/dr`` instead of storing the ``n`` intermediate
     terms for autograd. Terms it skips are each below ``sigmoid(-tail_logit)``.
 """
@@ -182,31 +183,35 @@ def _terms(arrivals: torch.Tensor, rate: torch.Tensor, temperature: float):
     return s.sum(-1), ds.sum(-1)
 
 
-def _relaxed_forward(rate, temperature, n, generator, tail_logit, unit_arrivals):
+def _relaxed_forward(rate, temperature, n, generator, tail_logit, unit_arrivals, chunk=4):
     flat = rate.reshape(-1)
     if unit_arrivals is None and flat.is_cuda:  # dense on GPU: compaction would sync
         unit_arrivals = _unit_arrivals((flat.numel(),), n, generator, flat.dtype, flat.device)
         return tuple(t.reshape(rate.shape) for t in _terms(unit_arrivals, flat, temperature))
-    if unit_arrivals is not None:
-        arrivals = unit_arrivals.reshape(flat.numel(), n)
-        first = arrivals[:, 0]
-    else:
-        first = torch.empty_like(flat).exponential_(generator=generator)
-    # A term contributes more than sigmoid(-tail_logit) only if
+    given = None if unit_arrivals is None else unit_arrivals.reshape(flat.numel(), n)
+    # A term contributes more than sigmoid(-tail_logit) only while
     # (S_j / r - 1) / temperature < tail_logit, i.e. S_j < r (1 + tail_logit * temperature).
+    # Arrivals are drawn in chunks, and only for neurons still inside that horizon.
     horizon = flat * (1.0 + tail_logit * temperature)
-    z, dz = _terms(first.unsqueeze(-1), flat, temperature)
-    if n > 1:
-        more = (first < horizon).nonzero().squeeze(1)
-        if more.numel():
-            if unit_arrivals is not None:
-                later = arrivals[more, 1:]
-            else:
-                later = first[more].unsqueeze(-1) + _unit_arrivals(
-                    (more.numel(),), n - 1, generator, flat.dtype, flat.device)
-            z_more, dz_more = _terms(later, flat[more], temperature)
-            z = z.index_add(0, more, z_more)
-            dz = dz.index_add(0, more, dz_more)
+    z = torch.zeros_like(flat)
+    dz = torch.zeros_like(flat)
+    idx = torch.arange(flat.numel(), device=flat.device)
+    last = torch.zeros_like(flat)
+    done = 0
+    while done < n and idx.numel():
+        m = min(chunk if done else 1, n - done)
+        if given is not None:
+            arrivals = given[idx, done:done + m]
+        else:
+            arrivals = last[idx].unsqueeze(-1) + _unit_arrivals(
+                (idx.numel(),), m, generator, flat.dtype, flat.device)
+        z_part, dz_part = _terms(arrivals, flat[idx], temperature)
+        z.index_add_(0, idx, z_part)
+        dz.index_add_(0, idx, dz_part)
+        done += m
+        keep = (arrivals[:, -1] < horizon[idx]).nonzero().squeeze(1)
+        last[idx] = arrivals[:, -1]
+        idx = idx[keep]
     return z.reshape(rate.shape), dz.reshape(rate.shape)
 
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checkpoint import save_checkpoint, write_json_atomic
+from .checkpoint import save_checkpoint, save_safetensors_atomic, write_json_atomic
 from .config import ModelConfig, TrainConfig
 from .data import Preprocessing
 from .evaluate import evaluate
@@ -54,8 +52,6 @@ def _optimizer(model: IterativeVAE, cfg: TrainConfig) -> torch.optim.Adamax:
 def _save_trainer_state(path: Path, model: IterativeVAE, opt: torch.optim.Optimizer,
                         generator: torch.Generator, step: int, n_candidates: int,
                         history: list[dict[str, Any]], data_seed_state: dict[str, Any]) -> None:
-    from safetensors.torch import save_file
-
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     for i, state in opt.state_dict()["state"].items():
         for key, value in state.items():
@@ -64,14 +60,7 @@ def _save_trainer_state(path: Path, model: IterativeVAE, opt: torch.optim.Optimi
     meta = {"step": str(step), "n_candidates": str(n_candidates),
             "history": json.dumps(history), "data": json.dumps(data_seed_state),
             "model_config": json.dumps(model.config.to_dict())}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    save_safetensors_atomic(tensors, path, meta)
 
 
 def _load_trainer_state(path: Path, model: IterativeVAE, opt: torch.optim.Optimizer,

@@ -1,0 +1,197 @@
+"""Convergence of inference: R^2, sparsity and du_norm over 1000 steps (paper Fig. 3).
+
+Protocol (Vafaii, Galor & Yates 2025, "Brain-like Variational Inference", Fig. 3 and
+appendix C.2-C.3): every model (iP-VAE, iG-VAE, iGrelu-VAE) infers held-out natural
+image patches - patches of the photos its checkpoint kept out of training, preprocessed
+as in training (:func:`neurofond.fond.data.heldout_patches`) - for ``steps`` inference
+steps from its learned prior, with hard (integer Poisson / sampled Gaussian) samples.
+Per step we record (:func:`neurofond.fond.evaluate`):
+
+- ``r2``: per-sample R^2 of the reconstruction ``Phi z_t`` from the *sampled* responses,
+  averaged over patches; ``r2_map`` decodes the posterior mean instead;
+- ``zeros``: proportion of zero responses (spike counts / relu'd samples) - sparsity;
+- ``du_norm``: mean over patches of ``||u_t - u_{t-1}||_2``.
+
+The convergence index is :func:`neurofond.fond.metrics.convergence_index` on the R^2
+trace (least-squares slope over sliding 20-step windows; the first run of 5 windows with
+|slope| / 20 < 1e-5, reported as that window's start + 20). Sparsity gained after
+convergence = zeros at the final step - zeros at the convergence index (the paper reports
+~10% more zeros after R^2 has converged for iP-VAE and iGrelu-VAE).
+
+Defaults (fast): 1000 patches x 1000 steps per model (a few minutes on 2 cores);
+``--full``: 10000 patches x 1000 steps. Reference values (paper, vH16, T = 1000):
+iP-VAE R^2 0.830, zeros 0.773, convergence 106; iGrelu 0.820 / 0.576 / 79;
+iG 0.874 / 0.0 / 53 (``shared/reference``; the shipped models are trained on other
+photos, with fewer steps, so expect the ordering rather than the numbers).
+
+Outputs in ``--out``: ``convergence.json`` (keyed by model: ipvae, igvae, igrelu),
+``convergence.csv`` (one row per model), ``convergence_traces.csv`` (per-step traces)
+and ``convergence.png`` (three log-x panels).
+
+    python analyses/convergence.py --out results/convergence
+    python analyses/convergence.py --models runs/ipvae-k512-b24-photos.safetensors --steps 300
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as common  # noqa: E402
+
+#: Paper values at T_test = 1000 (ALGORITHM.md, "Reference numbers").
+PAPER = {
+    "ipvae": {"r2_final": 0.830, "zeros_final": 0.773, "convergence_step": 106,
+              "r2_t16": 0.708, "zeros_t16": 0.369},
+    "igrelu": {"r2_final": 0.820, "zeros_final": 0.576, "convergence_step": 79,
+               "r2_t16": 0.771, "zeros_t16": 0.256},
+    "igvae": {"r2_final": 0.874, "zeros_final": 0.0, "convergence_step": 53,
+              "r2_t16": 0.850, "zeros_t16": 0.0},
+}
+
+
+def heldout(prep: Any, n: int, seed: int) -> np.ndarray:
+    """Held-out patches of the images a checkpoint did not train on."""
+    from neurofond.fond.data import heldout_patches, load_images
+
+    if prep.source == "bundled":
+        return heldout_patches(prep, n, seed=seed)
+    images = load_images(prep.source)
+    names = list(images)
+    val = [names[v] if isinstance(v, int) else v for v in prep.validation_images]
+    if not val:
+        raise ValueError(f"checkpoint trained on {prep.source!r} records no held-out images")
+    return prep.patches([images[v] for v in val], n, seed)
+
+
+def run(out: str | Path, checkpoints: list[str] | None = None, *, n_patches: int | None = None,
+        steps: int | None = None, batch_size: int | None = None, seed: int = 0,
+        device: str = "cpu", quick: bool = True, progress: bool = True) -> dict[str, Any]:
+    """Run the convergence experiment; returns the results written to ``convergence.json``.
+
+    Parameters
+    ----------
+    out : folder for the outputs (created).
+    checkpoints : names or paths; default the three shipped models.
+    n_patches, steps : held-out patches and inference steps (fast: 1000 x 1000; full:
+        10000 x 1000).
+    batch_size : patches per batch (default min(n_patches, 1000)).
+    seed : seed of the patch positions and of the spike sampler.
+    quick : fast defaults (True) or paper-scale (False).
+    """
+    from tqdm.auto import tqdm
+
+    from neurofond.fond import evaluate
+
+    out = common.out_dir(out)
+    cks = common.resolve_checkpoints(checkpoints or list(common.SHIPPED))
+    n_patches = int(common.pick(n_patches, quick, 1000, 10_000))
+    steps = int(common.pick(steps, quick, 1000, 1000))
+    batch_size = int(batch_size or min(n_patches, 1000))
+    results: dict[str, Any] = {}
+    traces: dict[str, dict[str, np.ndarray]] = {}
+    rows, trace_rows = [], []
+    for ck in tqdm(cks, desc="models", disable=not progress or len(cks) < 2):
+        model, prep, _ = common.load_model(ck)
+        patches = heldout(prep, n_patches, seed)
+        res = evaluate(model, patches, steps, batch_size=batch_size, seed=seed, device=device,
+                       progress=progress)
+        tr = res.traces
+        conv = int(res.summary["convergence_step"])
+        ci = min(conv, steps - 1)
+        t16 = min(15, steps - 1)
+        entry = {
+            "model": common.FAMILY_LABELS.get(ck.family, ck.family),
+            "convergence_step": conv,
+            "converged": conv < steps - 1,
+            "r2_final": float(tr["r2"][-1]),
+            "r2_map_final": float(tr["r2_map"][-1]),
+            "r2_pooled_final": float(tr["r2_pooled"][-1]),
+            "zeros_final": float(tr["zeros"][-1]),
+            "du_norm_final": float(tr["du_norm"][-1]),
+            "r2_at_convergence": float(tr["r2"][ci]),
+            "zeros_at_convergence": float(tr["zeros"][ci]),
+            "sparsity_gain_after_convergence": float(tr["zeros"][-1] - tr["zeros"][ci]),
+            "r2_t16": float(tr["r2"][t16]),
+            "zeros_t16": float(tr["zeros"][t16]),
+            "distance_to_ideal": float(res.summary["distance"]),
+            "paper": PAPER.get(ck.key, {}),
+            **common.provenance(ck, n_patches=n_patches, steps=steps, seed=seed,
+                                patches=f"held-out images of {prep.source!r}"),
+        }
+        results[ck.key] = entry
+        traces[ck.key] = tr
+        rows.append({"key": ck.key, **{k: v for k, v in entry.items() if k != "paper"}})
+        for t in range(steps):
+            trace_rows.append({"model": ck.key, "step": t + 1,
+                               **{k: tr[k][t] for k in ("r2", "r2_map", "zeros", "du_norm")}})
+    common.write_json(out / "convergence.json", results)
+    common.write_csv(out / "convergence.csv", rows)
+    common.write_csv(out / "convergence_traces.csv", trace_rows,
+                     ["model", "step", "r2", "r2_map", "zeros", "du_norm"])
+    figure(traces, results, out / "convergence.png")
+    return results
+
+
+def figure(traces: dict[str, dict[str, np.ndarray]], results: dict[str, Any], path: Path) -> Path:
+    """Three log-x panels: R^2, proportion of zeros, du_norm; dotted line = convergence."""
+    plt = common.pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    for key, tr in traces.items():
+        steps = np.arange(1, len(tr["r2"]) + 1)
+        color = common.COLORS.get(key)
+        conv = results[key]["convergence_step"]
+        label = f"{results[key]['model']} ({key})"
+        for ax, name in zip(axes, ("r2", "zeros", "du_norm")):
+            line, = ax.plot(steps, tr[name], color=color, label=label)
+            ax.axvline(max(conv, 1), color=line.get_color(), ls=":", lw=1)
+        axes[0].plot(steps, tr["r2_map"], color=line.get_color(), ls="--", lw=0.8, alpha=0.7)
+        paper = results[key].get("paper") or {}
+        if paper:
+            axes[0].plot(steps[-1], paper["r2_final"], marker="*", color=line.get_color(), ms=9)
+            axes[1].plot(steps[-1], paper["zeros_final"], marker="*", color=line.get_color(),
+                         ms=9)
+    titles = ("R$^2$ (solid: sampled, dashed: MAP)", "proportion of zeros",
+              r"$\|u_t - u_{t-1}\|_2$")
+    for ax, title in zip(axes, titles):
+        ax.set_xscale("log")
+        ax.set_xlabel("inference step")
+        ax.set_title(title, fontsize=10)
+    axes[2].set_yscale("log")
+    axes[0].legend(fontsize=7, loc="lower right")
+    fig.suptitle("Inference on held-out patches (dotted: convergence index on R$^2$; "
+                 "stars: paper at T=1000)", fontsize=10)
+    fig.tight_layout()
+    return common.save_figure(fig, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = common.parser(__doc__, default_out="results/convergence")
+    ap.add_argument("--models", "--checkpoint", dest="models", nargs="+", action="extend",
+                    metavar="NAME_OR_PATH",
+                    help=f"checkpoints (default: {' '.join(common.SHIPPED)})")
+    ap.add_argument("--n-patches", type=int, default=None, help="fast 1000, full 10000")
+    ap.add_argument("--steps", type=int, default=None, help="inference steps (1000)")
+    ap.add_argument("--batch-size", type=int, default=None)
+    args = ap.parse_args(argv)
+    common.setup_torch(args.threads)
+
+    def go():
+        res = run(args.out, args.models, n_patches=args.n_patches, steps=args.steps,
+                  batch_size=args.batch_size, seed=args.seed, device=args.device,
+                  quick=not args.full, progress=not args.no_progress)
+        for key, r in res.items():
+            print(f"{key:8s} R2 {r['r2_final']:.3f} zeros {r['zeros_final']:.3f} "
+                  f"conv {r['convergence_step']} zeros@conv {r['zeros_at_convergence']:.3f} "
+                  f"gain {r['sparsity_gain_after_convergence']:+.3f}", file=sys.stderr)
+        return [Path(args.out) / "convergence.json", Path(args.out) / "convergence.png"]
+
+    return common.main_wrapper(go)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,134 @@
+"""Brain-Score (brainscore-vision) interface: iterative VAEs as Brain-Score models.
+
+- :class:`IterativeVAEBrainModel`: a checkpoint as a
+  ``brainscore_vision.model_interface.BrainModel`` (V1 recordings, passive task).
+- :mod:`~neurofond.brainscore.benchmarks`: local, offline benchmarks built from
+  Brain-Score's own classes, metrics and ceilings on recorded data on disk
+  (Ecker et al. 2010 macaque V1: PLS predictivity, orientation properties).
+- :func:`export_plugin`: write a Brain-Score model plugin folder for submission.
+- :mod:`~neurofond.brainscore.stimuli`: StimulusSets of PNG files from
+  :class:`neurofond.stimuli.Stimuli`.
+
+Importing this package prepares the environment for ``brainscore_vision``
+before it is imported (``os.environ.setdefault``: values the user already set
+win):
+
+- ``BS_INSTALL_DEPENDENCIES=no``: otherwise every ``load_model`` /
+  ``load_benchmark`` / ``load_metric`` runs ``pip install -r
+  <plugin>/requirements.txt`` with the first ``pip`` on ``PATH``;
+- ``AWS_EC2_METADATA_DISABLED=true``: boto3 must not probe the EC2 metadata
+  endpoint;
+- ``RESULTCACHING_HOME`` and ``BRAINSCORE_HOME``: Brain-Score's on-disk caches
+  (stored results, stimuli placed on screen) go under
+  ``$XDG_CACHE_HOME/neurofond/brainscore/`` (default
+  ``~/.cache/neurofond/brainscore/``; a temporary folder if that is not
+  writable) instead of ``~/.result_caching`` and ``~/.brain-score``.
+
+``brainscore_vision`` is imported only when one of the classes or functions
+above is first used; without it that raises an :class:`ImportError` naming
+``pip install brainscore-vision``. Import ``neurofond.brainscore`` before
+``brainscore_vision``: ``brainscore_vision.benchmark_helpers.screen`` reads
+``BRAINSCORE_HOME`` when it is imported (a warning is issued otherwise).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "BRAINSCORE_INSTALL_HINT",
+    "ENV_DEFAULTS",
+    "IterativeVAEBrainModel",
+    "UnsupportedRequest",
+    "cache_home",
+    "export_plugin",
+    "require_brainscore",
+    "stimulus_set_from_stimuli",
+]
+
+#: How to install the optional dependency (see docs/brainscore.md for a light install).
+BRAINSCORE_INSTALL_HINT = (
+    "neurofond.brainscore needs brainscore-vision: pip install brainscore-vision "
+    "(tested with brainscore-vision==2.4.2 and brainscore-core==2.5.0; docs/brainscore.md "
+    "describes a light --no-deps install)"
+)
+
+
+def cache_home() -> Path:
+    """Folder holding Brain-Score's caches: ``$XDG_CACHE_HOME/neurofond/brainscore``.
+
+    Falls back to ``<tmp>/neurofond-brainscore-<uid>`` when the user cache
+    folder cannot be created.
+    """
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    path = base / "neurofond" / "brainscore"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        if os.access(path, os.W_OK):
+            return path
+    except OSError:
+        pass
+    uid = os.getuid() if hasattr(os, "getuid") else "user"
+    path = Path(tempfile.gettempdir()) / f"neurofond-brainscore-{uid}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _env_defaults() -> dict[str, str]:
+    home = cache_home()
+    return {
+        "BS_INSTALL_DEPENDENCIES": "no",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "RESULTCACHING_HOME": str(home / "result_caching"),
+        "BRAINSCORE_HOME": str(home / "brain-score"),
+    }
+
+
+#: The variables set on import (values actually in effect after ``setdefault``).
+ENV_DEFAULTS: dict[str, str] = {}
+_late = "brainscore_vision" in sys.modules and "BRAINSCORE_HOME" not in os.environ
+for _key, _value in _env_defaults().items():
+    ENV_DEFAULTS[_key] = os.environ.setdefault(_key, _value)
+if _late:
+    warnings.warn(
+        "brainscore_vision was imported before neurofond.brainscore: its stimulus cache "
+        "(BRAINSCORE_HOME) already points to ~/.brain-score. Import neurofond.brainscore first "
+        "or set BRAINSCORE_HOME yourself.", stacklevel=2)
+del _key, _value, _late
+
+
+def require_brainscore() -> Any:
+    """Import and return ``brainscore_vision``; ImportError naming the install command."""
+    try:
+        return importlib.import_module("brainscore_vision")
+    except ImportError as exc:
+        raise ImportError(f"{BRAINSCORE_INSTALL_HINT} ({exc})") from exc
+
+
+_LAZY = {
+    "IterativeVAEBrainModel": ".model",
+    "UnsupportedRequest": ".model",
+    "stimulus_set_from_stimuli": ".stimuli",
+    "export_plugin": ".export",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if module != ".export":  # export writes files and works without brainscore_vision
+        require_brainscore()
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
