@@ -323,8 +323,8 @@ def figure(res: dict[str, Any], times: np.ndarray, pop_psth: np.ndarray, onset: 
     axes[0].set_title(f"population PSTH, {res['n_neurons']} neurons", fontsize=10)
     axes[0].legend(title="contrast", fontsize=7)
     ax = axes[1]
-    for arr, key, marker, label in ((onset, "onset_latency_ms", "o", "onset"),
-                                    (peak, "peak_latency_ms", "s", "time to peak")):
+    for key, marker, label in (("onset_latency_ms", "o", "onset"),
+                               ("peak_latency_ms", "s", "time to peak")):
         med = np.array([np.nan if v is None else v for v in res[key]], dtype=float)
         q = np.array([[np.nan if v is None else v for v in pair]
                       for pair in res[key.replace("_ms", "_iqr_ms")]], dtype=float)

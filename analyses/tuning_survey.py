@@ -140,10 +140,19 @@ def _sf(resp) -> dict[str, np.ndarray]:
             "sf_bandwidth_octaves": np.asarray(sel["bandwidth_octaves"].values)}
 
 
+def _phase_subset(stim, n_phases: int):
+    """Keep ``n_phases`` evenly spaced phases of the 8 (all when n_phases >= 8)."""
+    phases = np.unique(stim.params["phase"])
+    if n_phases >= phases.size:
+        return stim
+    keep = phases[:: max(1, phases.size // n_phases)][:n_phases]
+    return stim.select(np.isin(stim.params["phase"], keep))
+
+
 def survey_model(ck, *, contrast: float, n_trials: int, measure: str, patch_size_deg: float,
                  canvas_deg: float, ms_per_step: float, blank_steps: int, stimulus_steps: int,
-                 window_ms: tuple[float, float], seed: int, device: str,
-                 progress: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                 window_ms: tuple[float, float], seed: int, device: str, progress: bool,
+                 n_phases: int = 8) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Summary and per-neuron rows of one model."""
     from neurofond.population import rf_summary
     from neurofond.stimuli import marques2020_orientation_grid, marques2020_sf_grid
@@ -158,13 +167,12 @@ def survey_model(ck, *, contrast: float, n_trials: int, measure: str, patch_size
     kw = dict(n_trials=n_trials, blank_steps=blank_steps, stimulus_steps=stimulus_steps,
               window_steps=(w0, w1), measure=measure, baseline_steps=blank_steps,
               progress=progress)
-    ori_stim = marques2020_orientation_grid(size_px=size_px, degrees=canvas_deg,
-                                            contrast=contrast)
+    ori_stim = _phase_subset(marques2020_orientation_grid(size_px=size_px, degrees=canvas_deg,
+                                                          contrast=contrast), n_phases)
     r_ori, base = common.window_responses(pop, ori_stim, seed=seed, **kw)
     del ori_stim
     sf_stim = marques2020_sf_grid(size_px=size_px, degrees=canvas_deg, contrast=contrast)
-    keep = sf_stim.params["sf"] < nyquist
-    sf_stim = sf_stim.select(keep)
+    sf_stim = _phase_subset(sf_stim.select(sf_stim.params["sf"] < nyquist), n_phases)
     r_sf, base2 = common.window_responses(pop, sf_stim, seed=seed + 10**6, **kw)
     n_sf_kept = int(np.unique(sf_stim.params["sf"]).size)
     del sf_stim
@@ -208,8 +216,9 @@ def survey_model(ck, *, contrast: float, n_trials: int, measure: str, patch_size
             ck, contrast=contrast, n_trials=n_trials, measure=measure,
             patch_size_deg=patch_size_deg, model_pixels_per_degree=ppd,
             canvas_deg=canvas_deg, canvas_px=size_px, nyquist_cpd=nyquist,
-            sf_set_sfs_kept=n_sf_kept, ms_per_step=ms_per_step, blank_steps=blank_steps,
-            stimulus_steps=stimulus_steps, window_ms=window_ms, seed=seed),
+            sf_set_sfs_kept=n_sf_kept, n_phases=min(n_phases, 8), ms_per_step=ms_per_step,
+            blank_steps=blank_steps, stimulus_steps=stimulus_steps, window_ms=window_ms,
+            seed=seed),
     }
     return summary, rows
 
@@ -217,12 +226,14 @@ def survey_model(ck, *, contrast: float, n_trials: int, measure: str, patch_size
 def run(out: str | Path, checkpoints: list[str] | None = None, *, contrast: float = 1.0,
         n_trials: int | None = None, measure: str = "rates", patch_size_deg: float = 1.0,
         canvas_deg: float = 4.0, ms_per_step: float = 10.0, blank_steps: int = 20,
-        stimulus_steps: int = 20, window_ms: tuple[float, float] = (70.0, 170.0), seed: int = 0,
-        device: str = "cpu", quick: bool = True, progress: bool = True) -> dict[str, Any]:
+        stimulus_steps: int = 20, window_ms: tuple[float, float] = (70.0, 170.0),
+        n_phases: int = 8, seed: int = 0, device: str = "cpu", quick: bool = True,
+        progress: bool = True) -> dict[str, Any]:
     """Run the tuning survey; returns ``{model_key: summary}`` (``tuning_survey.json``).
 
-    ``n_trials``: fast 1, full 20 (the benchmark's count). Other parameters: see the
-    module docstring.
+    ``n_trials``: fast 1, full 20 (the benchmark's count). ``n_phases`` < 8 keeps that
+    many evenly spaced phases of the grids (for quick tests; the modulation ratio is then
+    computed over those phases). Other parameters: see the module docstring.
     """
     from tqdm.auto import tqdm
 
@@ -236,7 +247,8 @@ def run(out: str | Path, checkpoints: list[str] | None = None, *, contrast: floa
                                   patch_size_deg=patch_size_deg, canvas_deg=canvas_deg,
                                   ms_per_step=ms_per_step, blank_steps=blank_steps,
                                   stimulus_steps=stimulus_steps, window_ms=tuple(window_ms),
-                                  seed=seed, device=device, progress=progress)
+                                  seed=seed, device=device, progress=progress,
+                                  n_phases=n_phases)
         results[ck.key] = summary
         rows.extend(r)
     common.write_json(out / "tuning_survey.json", results)

@@ -264,10 +264,10 @@ def main(argv: list[str] | None = None) -> int:
         res = run(args.out, args.checkpoint, contrast=args.contrast, n_trials=args.trials,
                   min_count=args.min_count, window_ms=args.window_ms, seed=args.seed,
                   device=args.device, quick=not args.full, progress=not args.no_progress)
-        f = res["fano_factor"]
+        f, mm = res["fano_factor"], res["mean_matched"]
         print(f"Fano factor median {f['median']} IQR [{f['q25']}, {f['q75']}] over "
-              f"{res['n_pairs']} pairs; mean-matched pre {res['mean_matched']['fano_factor_pre_onset']}"
-              f" post {res['mean_matched']['fano_factor_post_onset']}", file=sys.stderr)
+              f"{res['n_pairs']} pairs; mean-matched pre {mm['fano_factor_pre_onset']} "
+              f"post {mm['fano_factor_post_onset']}", file=sys.stderr)
         return [Path(args.out) / "variability.json", Path(args.out) / "variability.png"]
 
     return common.main_wrapper(go)

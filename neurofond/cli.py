@@ -7,6 +7,8 @@ evaluate    R^2, R^2_map, zeros and convergence of a checkpoint
 pretrained  list the shipped pretrained populations
 run         the main job: evaluate the shipped population and write a report
 datasets    dataset cards, checksums and downloads (when available)
+score       local Brain-Score benchmarks (Ecker 2010 PLS, orientation properties)
+brainscore  Brain-Score submission plugin export
 """
 
 from __future__ import annotations
@@ -194,12 +196,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_cmd_run)
 
-    try:
-        from .datasets import register_cli
-    except ImportError:
-        register_cli = None
-    if register_cli is not None:
-        register_cli(sub)
+    from .datasets import register_cli
+
+    register_cli(sub)
+    from .brainscore.cli import register_cli as register_brainscore_cli
+
+    register_brainscore_cli(sub)
     return parser
 
 

@@ -5,8 +5,24 @@ Plain functions (pynapple style) taking a :mod:`neurofond.responses` ``Responses
 provenance in ``.attrs``. One module per analysis domain (elephant style); torch-free.
 """
 
+from neurofond.analysis.ceilings import (
+    ceiled_score,
+    fev,
+    feve,
+    spearman_brown,
+    split_half_reliability,
+)
 from neurofond.analysis.contrast import fit_naka_rushton, naka_rushton
 from neurofond.analysis.latency import psth, response_latency
+from neurofond.analysis.predictivity import (
+    ConditionSplitter,
+    PLSPredictor,
+    PoissonGLMPredictor,
+    RidgePredictor,
+    condition_splits,
+    cross_validated_predictivity,
+    pearson_r,
+)
 from neurofond.analysis.similarity import ks_similarity, ks_similarity_bootstrap
 from neurofond.analysis.sparseness import (
     lifetime_sparseness,
@@ -44,4 +60,16 @@ __all__ = [
     "response_latency",
     "ks_similarity",
     "ks_similarity_bootstrap",
+    "condition_splits",
+    "ConditionSplitter",
+    "RidgePredictor",
+    "PLSPredictor",
+    "PoissonGLMPredictor",
+    "cross_validated_predictivity",
+    "pearson_r",
+    "split_half_reliability",
+    "spearman_brown",
+    "fev",
+    "feve",
+    "ceiled_score",
 ]

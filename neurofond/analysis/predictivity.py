@@ -498,6 +498,30 @@ def _ridge_factors(
     return xm, ym, (Xc.T @ E if dual else E), s2, Z, dual
 
 
+def _ridge_direct(
+    X: np.ndarray, Y: np.ndarray, alpha: float, fit_intercept: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Ridge coefficients (p, q) for one penalty > 0 by a Cholesky solve (primal or dual).
+
+    Returns ``coef=None`` when the regularised Gram matrix is not numerically positive
+    definite (the caller then uses the eigen-decomposition).
+    """
+    n, p = X.shape
+    xm = X.mean(axis=0) if fit_intercept else np.zeros(p)
+    ym = Y.mean(axis=0) if fit_intercept else np.zeros(Y.shape[1])
+    Xc = X - xm
+    Yc = Y - ym
+    gram = Xc @ Xc.T if n < p else Xc.T @ Xc
+    gram[np.diag_indices_from(gram)] += alpha
+    rhs = Yc if n < p else Xc.T @ Yc
+    try:
+        c, low = scipy.linalg.cho_factor(gram, overwrite_a=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        return xm, ym, None
+    sol = scipy.linalg.cho_solve((c, low), rhs, check_finite=False)
+    return xm, ym, (Xc.T @ sol if n < p else sol)
+
+
 class RidgePredictor(_Predictor):
     """Ridge regression with the penalty chosen by nested cross-validation over conditions.
 
@@ -543,7 +567,10 @@ class RidgePredictor(_Predictor):
     Inner folds are drawn over conditions with :func:`condition_splits`
     (``kfold=True``), so repeats of one stimulus are never split between inner training
     and validation either. The eigen-decomposition is the dominant cost: one per inner
-    fold and one for the final fit (O(min(n, p)^2 max(n, p))).
+    fold and one for the final fit (O(min(n, p)^2 max(n, p))). When the final fit has a
+    single penalty (one candidate, a shared penalty, or all neurons choosing the same one)
+    it is solved by a Cholesky factorisation of the regularised Gram matrix instead, as
+    scikit-learn's ``Ridge`` does.
 
     Examples
     --------
@@ -619,10 +646,15 @@ class RidgePredictor(_Predictor):
             if hasattr(self, "cv_mse_"):
                 del self.cv_mse_
         self.alpha_ = alphas[best]
-        xm, ym, B, s2, Z, _ = _ridge_factors(X, Y, self.fit_intercept)
-        with np.errstate(divide="ignore"):
-            scale = 1.0 / (s2[:, None] + self.alpha_[None, :])
-        coef = B @ (Z * scale)  # (p, q)
+        unique = np.unique(self.alpha_)
+        coef = None
+        if unique.size == 1 and unique[0] > 0:
+            xm, ym, coef = _ridge_direct(X, Y, float(unique[0]), self.fit_intercept)
+        if coef is None:
+            xm, ym, B, s2, Z, _ = _ridge_factors(X, Y, self.fit_intercept)
+            with np.errstate(divide="ignore"):
+                scale = 1.0 / (s2[:, None] + self.alpha_[None, :])
+            coef = B @ (Z * scale)  # (p, q)
         self.coef_ = coef.T
         self.intercept_ = ym - xm @ coef
         self.n_features_in_ = X.shape[1]
@@ -635,27 +667,28 @@ class RidgePredictor(_Predictor):
         return self._shape_output(X @ self.coef_.T + self.intercept_)
 
 
-def _power_weights(C: np.ndarray, j0: int, max_iter: int, tol: float) -> tuple[np.ndarray, int]:
+def _power_weights(
+    C: np.ndarray, M: np.ndarray | None, j0: int, max_iter: int, tol: float
+) -> tuple[np.ndarray, int]:
     """First left singular vector of C by scikit-learn's NIPALS power iteration.
 
     Reproduces ``_get_first_singular_vectors_power_method`` (mode A): ``w_1 ~ C e_j0``,
     ``w_{i+1} ~ C C' w_i``, stop when ``|w_{i+1} - w_i|^2 < tol`` or after ``max_iter``
-    iterations. Iterates in the smaller of the feature or target spaces.
+    iterations. ``M`` is ``C' C`` (iterate in target space, ``w = C v / |C v|``) when
+    ``C`` has no more columns than rows, else ``C C'`` (iterate ``w`` directly).
     """
     p, q = C.shape
-    if q == 1:
-        w = C[:, 0].copy()
-        return w / (np.sqrt(w @ w) + _EPS), 1
-    if q <= p:  # iterate v in target space; w = C v / |C v|
-        M = C.T @ C
+    if q == 1 or M is None:
+        w = C[:, j0].copy()
+        return w / (math.sqrt(float(w @ w)) + _EPS), 1
+    it = 1
+    if M.shape[0] == q:  # target space
         v = np.zeros(q)
         v[j0] = 1.0
         u = M[:, j0].copy()
         vmv = float(u[j0])
-        i = 0
-        for i in range(max_iter):
-            if i == 0:
-                continue
+        while it < max_iter:
+            it += 1
             nu = math.sqrt(float(u @ u))
             if nu == 0.0 or vmv <= 0.0:
                 break
@@ -667,20 +700,17 @@ def _power_weights(C: np.ndarray, j0: int, max_iter: int, tol: float) -> tuple[n
             if 2.0 - 2.0 * cos < tol:
                 break
         w = C @ v
-    else:  # iterate w in feature space
-        M = C @ C.T
+    else:  # feature space
         w = C[:, j0] / (math.sqrt(float(C[:, j0] @ C[:, j0])) + _EPS)
-        i = 0
-        for i in range(max_iter):
-            if i == 0:
-                continue
+        while it < max_iter:
+            it += 1
             w_new = M @ w
             w_new /= math.sqrt(float(w_new @ w_new)) + _EPS
             diff = w_new - w
             w = w_new
             if float(diff @ diff) < tol:
                 break
-    return w / (math.sqrt(float(w @ w)) + _EPS), i + 1
+    return w / (math.sqrt(float(w @ w)) + _EPS), it
 
 
 class PLSPredictor(_Predictor):
@@ -768,30 +798,50 @@ class PLSPredictor(_Predictor):
             y_std[y_std == 0.0] = 1.0
             Xk /= x_std
             Yk /= y_std
-        C = Xk.T @ Yk
+        X0 = Xk  # centred (and scaled) X; its deflation X_k = X0 - T P' stays implicit
+        C = X0.T @ Yk  # C_k = X_k' Y_k, deflated in closed form
+        target_space = q <= p
+
+        def gram() -> np.ndarray | None:
+            if q == 1:
+                return None
+            return C.T @ C if target_space else C @ C.T
+
+        M = gram()
         W = np.zeros((p, K))
         P = np.zeros((p, K))
         Q = np.zeros((q, K))
+        T = np.zeros((n, K))
         n_iter: list[int] = []
         for k in range(K):
             tiny = np.all(np.abs(Yk) < 10 * _EPS, axis=0)
             if tiny.any():
                 Yk[:, tiny] = 0.0
-                C[:, tiny] = 0.0
+                if np.any(C[:, tiny] != 0.0):
+                    C[:, tiny] = 0.0
+                    M = gram()
             alive = np.flatnonzero(np.any(np.abs(Yk) > _EPS, axis=0))
             if alive.size == 0:  # Y residual constant (scikit-learn warns and stops)
                 break
-            w, it = _power_weights(C, int(alive[0]), max_iter, tol)
-            t = Xk @ w
+            w, it = _power_weights(C, M, int(alive[0]), max_iter, tol)
+            t = X0 @ w - T[:, :k] @ (P[:, :k].T @ w)  # X_k w
             tt = float(t @ t)
             if not tt > 0.0:  # X residual exhausted
                 break
-            p_k = (Xk.T @ t) / tt
+            p_k = (X0.T @ t - P[:, :k] @ (T[:, :k].T @ t)) / tt  # X_k' t / t't
             q_k = (Yk.T @ t) / tt
-            Xk -= np.outer(t, p_k)
             Yk -= np.outer(t, q_k)
+            if M is not None:  # rank-2 update of the Gram matrix of C - tt p q'
+                if target_space:
+                    u = C.T @ p_k
+                    M -= tt * (np.outer(q_k, u) + np.outer(u, q_k))
+                    M += tt * tt * float(p_k @ p_k) * np.outer(q_k, q_k)
+                else:
+                    u = C @ q_k
+                    M -= tt * (np.outer(p_k, u) + np.outer(u, p_k))
+                    M += tt * tt * float(q_k @ q_k) * np.outer(p_k, p_k)
             C -= tt * np.outer(p_k, q_k)
-            W[:, k], P[:, k], Q[:, k] = w, p_k, q_k
+            W[:, k], P[:, k], Q[:, k], T[:, k] = w, p_k, q_k, t
             n_iter.append(it)
         K_fit = len(n_iter)
         W, P, Q = W[:, :K_fit], P[:, :K_fit], Q[:, :K_fit]
@@ -951,9 +1001,11 @@ def _is_responses(obj: Any) -> bool:
     return isinstance(obj, xr.DataArray) and tuple(obj.dims) == DIMS
 
 
-def _responses_counts(responses: xr.DataArray, window_ms: Any, name: str) -> np.ndarray:
+def _responses_counts(
+    responses: xr.DataArray, window_ms: Any, name: str, window_name: str = "window_ms"
+) -> np.ndarray:
     _check_responses(responses, name)
-    counts, _, _ = _window_counts(responses, window_ms, f"{name} window")
+    counts, _, _ = _window_counts(responses, window_ms, window_name)
     return counts  # (trial, stimulus, neuron)
 
 
@@ -1012,7 +1064,8 @@ def cross_validated_predictivity(
     features : array-like (n_samples, n_features) or Responses
         Model features per sample. With ``targets`` given as a ``Responses`` array, one row
         per stimulus (expanded to trials when ``trial_average=False``), or a ``Responses``
-        array of the model (averaged over trials, summed over ``features_window_ms``).
+        array of the model (averaged over trials, summed over ``features_window_ms``; same
+        stimuli in the same order, checked on ``stimulus_id``).
     targets : array-like (n_samples, n_neurons) or Responses
         Recorded responses. A ``Responses`` array (dims trial, stimulus, neuron, time) is
         summed over ``window_ms`` and either averaged over trials (``trial_average=True``,
@@ -1120,7 +1173,17 @@ def cross_validated_predictivity(
                 raise ValueError(f"stratify: {stratify!r} is not a stimulus coordinate of targets")
             stratify = np.asarray(targets[stratify].values)[np.unique(stim_of_sample)]
         if _is_responses(features):
-            fcounts = _responses_counts(features, features_window_ms, "features")
+            fcounts = _responses_counts(
+                features, features_window_ms, "features", "features_window_ms"
+            )
+            if "stimulus_id" in features.coords and "stimulus_id" in targets.coords:
+                fid = np.asarray(features["stimulus_id"].values)
+                tid = np.asarray(targets["stimulus_id"].values)
+                if fid.shape != tid.shape or not np.array_equal(fid, tid):
+                    raise ValueError(
+                        "features: its stimulus_id values differ from those of targets (same "
+                        "stimuli in the same order expected)"
+                    )
             F = _trial_mean(fcounts, "features").reshape(fcounts.shape[1], -1)
         else:
             F, _ = _as_matrix(features, "features")
@@ -1201,7 +1264,7 @@ def cross_validated_predictivity(
         "cross_validated_predictivity",
         targets,
         model=type(estimator).__name__,
-        model_params=repr({k: _short(v) for k, v in params.items()}),
+        model_params=", ".join(f"{k}={_short(v)}" for k, v in params.items()),
         n_splits=S,
         test_size=float(test_size) if not kfold else "kfold",
         seed=seed,

@@ -28,7 +28,10 @@ win):
 above is first used; without it that raises an :class:`ImportError` naming
 ``pip install brainscore-vision``. Import ``neurofond.brainscore`` before
 ``brainscore_vision``: ``brainscore_vision.benchmark_helpers.screen`` reads
-``BRAINSCORE_HOME`` when it is imported (a warning is issued otherwise).
+``BRAINSCORE_HOME`` when it is imported. When ``brainscore_vision`` is already
+imported (for instance when Brain-Score loads an exported plugin) the
+environment is left as it is, so Brain-Score's own dependency and cache policy
+applies; a warning says so when ``BS_INSTALL_DEPENDENCIES`` is not ``no``.
 """
 
 from __future__ import annotations
@@ -60,28 +63,26 @@ BRAINSCORE_INSTALL_HINT = (
 )
 
 
-def cache_home() -> Path:
+def cache_home(create: bool = True) -> Path:
     """Folder holding Brain-Score's caches: ``$XDG_CACHE_HOME/neurofond/brainscore``.
 
-    Falls back to ``<tmp>/neurofond-brainscore-<uid>`` when the user cache
-    folder cannot be created.
+    ``~/.cache`` when ``XDG_CACHE_HOME`` is unset; ``<tmp>/neurofond-brainscore-<uid>`` when
+    that location cannot be written. Created when ``create`` (importing this package only
+    computes the path).
     """
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     path = base / "neurofond" / "brainscore"
-    try:
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is None or not os.access(existing, os.W_OK):
+        uid = os.getuid() if hasattr(os, "getuid") else "user"
+        path = Path(tempfile.gettempdir()) / f"neurofond-brainscore-{uid}"
+    if create:
         path.mkdir(parents=True, exist_ok=True)
-        if os.access(path, os.W_OK):
-            return path
-    except OSError:
-        pass
-    uid = os.getuid() if hasattr(os, "getuid") else "user"
-    path = Path(tempfile.gettempdir()) / f"neurofond-brainscore-{uid}"
-    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
 def _env_defaults() -> dict[str, str]:
-    home = cache_home()
+    home = cache_home(create=False)
     return {
         "BS_INSTALL_DEPENDENCIES": "no",
         "AWS_EC2_METADATA_DISABLED": "true",
@@ -90,23 +91,32 @@ def _env_defaults() -> dict[str, str]:
     }
 
 
-#: The variables set on import (values actually in effect after ``setdefault``).
+#: The Brain-Score variables in effect after importing this package.
 ENV_DEFAULTS: dict[str, str] = {}
-_late = "brainscore_vision" in sys.modules and "BRAINSCORE_HOME" not in os.environ
-for _key, _value in _env_defaults().items():
-    ENV_DEFAULTS[_key] = os.environ.setdefault(_key, _value)
-if _late:
-    warnings.warn(
-        "brainscore_vision was imported before neurofond.brainscore: its stimulus cache "
-        "(BRAINSCORE_HOME) already points to ~/.brain-score. Import neurofond.brainscore first "
-        "or set BRAINSCORE_HOME yourself.", stacklevel=2)
-del _key, _value, _late
+if sys.modules.get("brainscore_vision") is None:
+    for _key, _value in _env_defaults().items():
+        ENV_DEFAULTS[_key] = os.environ.setdefault(_key, _value)
+    del _key, _value
+else:
+    # brainscore_vision is already running (e.g. this package is being loaded as a Brain-Score
+    # plugin): its caches are configured and its dependency policy is the caller's.
+    ENV_DEFAULTS.update({k: os.environ[k] for k in _env_defaults() if k in os.environ})
+    if os.environ.get("BS_INSTALL_DEPENDENCIES", "yes") != "no":
+        warnings.warn(
+            "brainscore_vision was imported before neurofond.brainscore, so the environment was "
+            "left unchanged: load_model / load_benchmark may run `pip install -r "
+            "<plugin>/requirements.txt`, and caches go to ~/.result_caching and ~/.brain-score. "
+            "Import neurofond.brainscore first, or set BS_INSTALL_DEPENDENCIES=no, "
+            "RESULTCACHING_HOME and BRAINSCORE_HOME yourself.", stacklevel=2)
 
 
 def require_brainscore() -> Any:
     """Import and return ``brainscore_vision``; ImportError naming the install command."""
     try:
-        return importlib.import_module("brainscore_vision")
+        with warnings.catch_warnings():  # brainscore_core's Score class, harmless
+            warnings.filterwarnings("ignore", message="xarray subclass .* __slots__",
+                                    category=FutureWarning)
+            return importlib.import_module("brainscore_vision")
     except ImportError as exc:
         raise ImportError(f"{BRAINSCORE_INSTALL_HINT} ({exc})") from exc
 

@@ -80,6 +80,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from . import _guard  # noqa: F401  (ImportError naming `pip install brainscore-vision`)
+
+# isort: split
 from brainscore_core.metrics import Score
 from brainscore_core.supported_data_standards.brainio.assemblies import (
     NeuroidAssembly,
@@ -157,12 +160,12 @@ def _numpy_seed(seed: int | None) -> Iterator[None]:
     if seed is None:
         yield
         return
-    state = np.random.get_state()
-    np.random.seed(seed)
+    state = np.random.get_state()  # noqa: NPY002 - Brain-Score samples from the global RNG
+    np.random.seed(seed)  # noqa: NPY002
     try:
         yield
     finally:
-        np.random.set_state(state)
+        np.random.set_state(state)  # noqa: NPY002
 
 
 def _window_mask(responses: xr.DataArray, window_ms: Sequence[float]) -> np.ndarray:
@@ -253,7 +256,9 @@ def responses_to_assembly(responses: xr.DataArray, window_ms: Sequence[float], *
     coords["time_bin_end"] = ("time_bin", [int(t1) if t1.is_integer() else t1])
     assembly = NeuroidAssembly(data[..., None], coords=coords,
                                dims=["presentation", "neuroid", "time_bin"])
-    assembly = assembly.squeeze("time_bin")
+    assembly = assembly.squeeze("time_bin")  # 0-d 'time_bin' = (start, end), as Brain-Score's
+    assembly = assembly.assign_coords(time_bin_start=coords["time_bin_start"][1][0],
+                                      time_bin_end=coords["time_bin_end"][1][0])
     assembly.attrs.update({k: v for k, v in responses.attrs.items()
                            if isinstance(v, (str, int, float))})
     assembly.attrs["window_ms"] = f"{t0:g}-{t1:g}"

@@ -17,6 +17,8 @@ Nothing here imports ``brainscore_vision`` until a command runs.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import math
 import sys
@@ -52,11 +54,13 @@ def _cmd_score(args: argparse.Namespace) -> int:
     model = IterativeVAEBrainModel.from_name_or_path(
         args.model, device=args.device, visual_degrees=args.visual_degrees,
         patch_size_deg=args.patch_size_deg, grid_deg=args.grid_deg,
-        ms_per_step=args.ms_per_step, seed=args.seed, trials="average")
+        ms_per_step=args.ms_per_step, seed=args.seed, transform=args.transform,
+        trials="average")
     t0 = time.time()
-    with warnings.catch_warnings():
-        if not args.verbose:
+    with warnings.catch_warnings(), contextlib.ExitStack() as quiet:
+        if not args.verbose:  # Brain-Score's warnings and tqdm bars (stderr)
             warnings.simplefilter("ignore")
+            quiet.enter_context(contextlib.redirect_stderr(io.StringIO()))
         benchmarks = load_local_benchmarks(args.benchmark, quick=args.quick,
                                            data_path=args.data)
         rows = []
@@ -81,7 +85,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
     settings: dict[str, Any] = {}
     for key in ("visual_degrees", "patch_size_deg", "grid_deg", "ms_per_step", "latency_ms",
-                "blank_steps", "trials", "bin_statistic", "seed"):
+                "blank_steps", "trials", "bin_statistic", "seed", "transform"):
         value = getattr(args, key)
         if value is not None:
             settings[key] = value
@@ -111,11 +115,14 @@ def register_cli(subparsers: Any) -> None:
     p.add_argument("--patch-size-deg", dest="patch_size_deg", type=float, default=1.0)
     p.add_argument("--grid-deg", dest="grid_deg", type=float, default=2.0)
     p.add_argument("--ms-per-step", dest="ms_per_step", type=float, default=10.0)
+    p.add_argument("--transform", choices=["linear", "training"], default="linear",
+                   help="presentation transform (default linear: contrast preserving)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, help="torch CPU threads")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--verbose", action="store_true", help="show library warnings")
+    p.add_argument("--verbose", action="store_true",
+                   help="show library warnings and progress bars (stderr)")
     p.set_defaults(func=_cmd_score)
 
     bs = subparsers.add_parser("brainscore", help="Brain-Score tools (export a submission)")
@@ -140,6 +147,8 @@ def register_cli(subparsers: Any) -> None:
                         "returned as separate presentations")
     e.add_argument("--bin-statistic", dest="bin_statistic", choices=["rate", "sum", "mean"])
     e.add_argument("--seed", type=int)
+    e.add_argument("--transform", choices=["linear", "training"],
+                   help="presentation transform (default linear; its gain is frozen)")
     e.add_argument("--neurofond-requirement", dest="neurofond_requirement",
                    help="requirements.txt line for neurofond (default neurofond==<version>)")
     e.add_argument("--no-pin", dest="no_pin", action="store_true",

@@ -128,8 +128,8 @@ def _metadata(identifier: str, meta: dict[str, Any], n_params: int, size_mb: flo
         "task_specialization": "unsupervised (amortised iterative variational inference)",
         "brainscore_link": None,
         "huggingface_link": None,
-        "extra_notes": (f"neurofond export; V1 only; settings {json.dumps(settings, sort_keys=True)}"
-                        ),
+        "extra_notes": ("neurofond export; V1 only; settings "
+                        + json.dumps(settings, sort_keys=True)),
         "runnable": True,
     }
     doc = {"models": {identifier: entry}}
@@ -171,7 +171,7 @@ BIBTEX = """{bibtex}"""
 
 def get_model(identifier: str) -> IterativeVAEBrainModel:
     if identifier != IDENTIFIER:
-        raise ValueError(f"unknown identifier {{identifier!r}}; this plugin provides {{IDENTIFIER!r}}")
+        raise ValueError(f"unknown identifier {{identifier!r}}; this plugin is {{IDENTIFIER!r}}")
     return IterativeVAEBrainModel.from_checkpoint(CHECKPOINT, identifier=identifier, **SETTINGS)
 
 
@@ -200,7 +200,8 @@ def _test_py(identifier: str) -> str:
             for i, ori in enumerate((0.0, 90.0)):
                 theta = np.deg2rad(ori)
                 xx, yy = np.meshgrid(x, x)
-                lum = 0.5 + 0.5 * np.sin(2 * np.pi * 3.0 * (xx * np.cos(theta) + yy * np.sin(theta)))
+                phase = 2 * np.pi * 3.0 * (xx * np.cos(theta) + yy * np.sin(theta))
+                lum = 0.5 + 0.5 * np.sin(phase)
                 path = tmp_path / f"grating{{i}}.png"
                 Image.fromarray(np.uint8(np.round(255 * lum)), mode="L").save(path)
                 paths[f"grating{{i}}"] = path
@@ -295,7 +296,8 @@ def export_plugin(checkpoint: str | Path, out: str | Path, *, identifier: str | 
                          f"name (letters, digits, underscores), e.g. "
                          f"{re.sub(r'[^0-9a-zA-Z_]', '_', name).strip('_') or 'neurofond_model'!r}")
     identifier = identifier or plugin_identifier(src)
-    if not identifier or any(c in identifier for c in "'\"\\\n") or identifier.strip() != identifier:
+    bad = any(c in identifier for c in "'\"\\\n") if identifier else True
+    if bad or identifier.strip() != identifier:
         raise ValueError(f"identifier: expected a non-empty name without quotes, backslashes or "
                          f"surrounding spaces, got {identifier!r}")
     unknown = sorted(set(settings) - set(DEFAULT_SETTINGS) - {"transform", "transform_gain",

@@ -61,6 +61,9 @@ from typing import Any
 
 import numpy as np
 
+from . import _guard  # noqa: F401  (ImportError naming `pip install brainscore-vision`)
+
+# isort: split
 from brainscore_core.supported_data_standards.brainio.assemblies import NeuroidAssembly
 from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
 from brainscore_vision.model_interface import BrainModel
@@ -133,7 +136,8 @@ def normalize_time_bins(time_bins: Any) -> list[tuple[float, float]]:
         try:
             start, end = (float(v) for v in item)
         except (TypeError, ValueError):
-            raise ValueError(f"time_bins: expected (start_ms, end_ms) pairs, got {item!r}") from None
+            raise ValueError(f"time_bins: expected (start_ms, end_ms) pairs, got {item!r}"
+                             ) from None
         if not (math.isfinite(start) and math.isfinite(end)) or start >= end:
             raise ValueError(f"time_bins: expected finite start < end, got {item!r}")
         out.append((start, end))
@@ -406,7 +410,7 @@ class IterativeVAEBrainModel(BrainModel):
         neuroid = None
         for c, start in enumerate(range(0, n_stim, self.chunk_size)):
             idx = np.arange(start, min(n_stim, start + self.chunk_size))
-            images = [load_image(paths[i]) for i in idx]
+            images = [_read(paths[i]) for i in idx]
             chunk_seed = int(seeds[c].generate_state(1, dtype=np.uint32)[0])
             sizes = sorted({im.shape for im in images})
             for g, size in enumerate(sizes):
@@ -514,6 +518,13 @@ class IterativeVAEBrainModel(BrainModel):
                 f"ms_per_step={self.ms_per_step:g}, trials={self.trials!r})")
 
 
+def _read(path: str) -> np.ndarray:
+    try:
+        return load_image(path)
+    except (OSError, ValueError) as exc:  # missing file, not an image
+        raise ValueError(f"stimuli: cannot read image {path!r}: {exc}") from exc
+
+
 def _population(model: Any, prep: Any, summary: Any, name: str, device: str, transform: str,
                 gain: float | None) -> InSilicoPopulation:
     if gain is not None:
@@ -611,8 +622,10 @@ def average_trials(assembly: Any) -> Any:
             coords[name] = ("presentation", np.asarray(values)[keep])
         elif len(cdims) == 1 and cdims[0] in dims:
             coords[name] = (cdims[0], values)
-    prev = (np.asarray(assembly["n_trials_averaged"].values)[keep]
-            if "n_trials_averaged" in assembly.coords else 1)
+    try:
+        prev = np.asarray(assembly["n_trials_averaged"].values)[keep]
+    except KeyError:
+        prev = 1
     coords["n_trials_averaged"] = ("presentation", counts[order] * prev)
     out = type(assembly)(np.moveaxis(mean, 0, axis).astype(np.float32), coords=coords, dims=dims)
     out.attrs.update(assembly.attrs)

@@ -28,6 +28,13 @@ FORMAT_NAME = "fond-checkpoint"
 FORMAT_VERSION = "1"
 
 
+def _default_mode() -> int:
+    """Permission bits a newly created file would get (mkstemp makes files 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 class CheckpointError(ValueError):
     """A file is not a readable neurofond checkpoint."""
 
@@ -41,6 +48,7 @@ def write_json_atomic(path: str | Path, data: Any) -> None:
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=2, sort_keys=True, default=_json_default)
             fh.write("\n")
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -63,6 +71,7 @@ def save_safetensors_atomic(tensors: dict[str, torch.Tensor], path: str | Path,
     os.close(fd)
     try:
         save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, _default_mode())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

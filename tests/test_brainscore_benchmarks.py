@@ -1,0 +1,159 @@
+"""Local Brain-Score benchmarks: synthetic data (always) and Ecker 2010 (marker data).
+
+Brain-Score's own NeuralBenchmark, 'pls' metric, 'internal_consistency' ceiling, Marques2020
+property functions and ks_similarity, run offline on local assemblies.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neurofond.brainscore  # noqa: F401  (environment before brainscore_vision)
+
+pytest.importorskip("brainscore_vision")
+
+from brainscore_vision.benchmark_helpers.neural_common import NeuralBenchmark  # noqa: E402
+
+from neurofond.brainscore import IterativeVAEBrainModel  # noqa: E402
+from neurofond.brainscore._testing import (  # noqa: E402
+    grating_stimuli,
+    random_gabor_checkpoint,
+    synthetic_v1_responses,
+)
+from neurofond.brainscore.benchmarks import (  # noqa: E402
+    ecker2010_assembly,
+    ecker2010_orientation_benchmarks,
+    ecker2010_pls_benchmark,
+    neural_benchmark_from_responses,
+    score_benchmarks,
+)
+from neurofond.brainscore.stimuli import stimulus_set_from_stimuli  # noqa: E402
+
+ECKER_FILE = Path("ecker2010_v1_gratings") / "data_v1_binned_static.mat"
+
+
+def _has(assembly, name):
+    try:
+        assembly[name]
+    except KeyError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ck")
+    return {fam: random_gabor_checkpoint(d / f"{fam}-k32.safetensors", family=fam)
+            for fam in ("poisson", "gaussian")}
+
+
+def _model(path, **kw):
+    kw.setdefault("transform_gain", 40.0)
+    return IterativeVAEBrainModel.from_checkpoint(path, **kw)
+
+
+def _check_neural_score(row):
+    assert -1.0 <= row["raw"] <= 1.0
+    assert 0.0 <= row["ceiling"] <= 1.0
+    assert math.isclose(row["ceiled"], row["raw"] ** 2 / row["ceiling"], rel_tol=1e-6)
+
+
+def test_neural_benchmark_on_synthetic_responses(checkpoints, tmp_path):
+    stim = grating_stimuli(orientations=np.arange(0, 180, 15), contrasts=(0.5, 1.0))
+    stimulus_set = stimulus_set_from_stimuli(stim, tmp_path / "stim", "synthetic_gratings")
+    responses = synthetic_v1_responses(stim, n_neurons=10, n_trials=8)
+    bench = neural_benchmark_from_responses(
+        responses, stimulus_set, identifier="test.synthetic.V1-pls", window_ms=(50, 300),
+        visual_degrees=8.0, number_of_trials=2)
+    assert isinstance(bench, NeuralBenchmark)
+    rep = bench.assembly_repetition
+    assert rep.dims == ("presentation", "neuroid") and rep.shape == (24 * 8, 10)
+    assert _has(rep, "repetition") and _has(rep, "stimulus_id") and _has(rep, "region")
+    assert int(rep["time_bin_start"].values) == 50 and int(rep["time_bin_end"].values) == 300
+    assert bench.assembly.shape == (24, 10)
+    ceiling = bench.ceiling
+    assert bench.ceiling is ceiling  # memoised in memory, not on disk by identifier
+    row = score_benchmarks(_model(checkpoints["poisson"], trials="separate"),
+                           {bench.identifier: bench})[0]
+    _check_neural_score(row)
+    assert row["ceiling"] > 0.5  # strongly tuned fake neurons are reliable
+
+
+# --------------------------------------------------------------------------- Ecker 2010
+
+
+@pytest.fixture(scope="module")
+def ecker_path(shared_data_dir):
+    path = shared_data_dir / ECKER_FILE
+    if not path.is_file():
+        pytest.skip(f"Ecker 2010 data not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="module")
+def pls_benchmark(ecker_path):
+    return ecker2010_pls_benchmark(ecker_path, number_of_trials=2)
+
+
+@pytest.mark.data
+def test_ecker2010_assembly_layout(ecker_path):
+    asm = ecker2010_assembly(ecker_path)
+    assert asm.dims == ("presentation", "neuroid")
+    for name in ("stimulus_id", "orientation", "contrast", "repetition"):
+        assert _has(asm, name), name
+    for name in ("neuroid_id", "region", "session"):
+        assert _has(asm, name), name
+    assert int(asm["time_bin_start"].values) == 50 and int(asm["time_bin_end"].values) == 500
+    assert np.unique(asm["stimulus_id"].values).size == 16
+    assert set(np.round(asm["contrast"].values, 6)) == {0.2, 0.5}
+    assert set(asm["session"].values) == {12, 13, 14, 15, 16}
+    assert asm.sizes["neuroid"] == 53
+    assert np.nanmin(asm.values) >= 0
+
+
+@pytest.mark.data
+@pytest.mark.parametrize("family", ["poisson", "gaussian"])
+def test_ecker2010_pls_score_with_ceiling(pls_benchmark, checkpoints, family):
+    stimulus_set = pls_benchmark.assembly.stimulus_set
+    assert len(stimulus_set) == 16 and "contrast" in stimulus_set.columns
+    row = score_benchmarks(_model(checkpoints[family]),
+                           {pls_benchmark.identifier: pls_benchmark})[0]
+    _check_neural_score(row)
+    assert row["ceiling"] > 0.5  # recorded units are reliable across repetitions
+
+
+@pytest.mark.data
+def test_ecker2010_orientation_properties(ecker_path, checkpoints, tmp_path):
+    benches = ecker2010_orientation_benchmarks(ecker_path, quick=True, number_of_trials=1,
+                                               size_px=96, stimulus_dir=tmp_path)
+    assert len(benches) == 4
+    data = next(iter(benches.values())).data_properties
+    assert data.sizes["neuroid"] > 20
+    cv = data.sel(neuronal_property="circular_variance").values
+    assert np.all((cv >= 0) & (cv <= 1))
+    rows = score_benchmarks(_model(checkpoints["poisson"]), benches)
+    for row in rows:
+        assert 0.0 <= row["raw"] <= 1.0 and 0.0 < row["ceiling"] <= 1.0
+        assert math.isclose(row["ceiled"], row["raw"] / row["ceiling"], rel_tol=1e-6)
+
+
+@pytest.mark.data
+def test_cli_score_quick(ecker_path, checkpoints, capsys):
+    import argparse
+    import json
+
+    from neurofond.brainscore.cli import register_cli
+
+    parser = argparse.ArgumentParser(prog="neurofond")
+    register_cli(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["score", "--model", str(checkpoints["poisson"]), "--benchmark",
+                              "ecker2010-pls", "--quick", "--data", str(ecker_path), "--json"])
+    assert args.func(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    (row,) = out["scores"]
+    assert row["benchmark"] == "neurofond.Ecker2010.V1-pls"
+    _check_neural_score(row)

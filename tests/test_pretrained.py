@@ -1,0 +1,62 @@
+"""The shipped population: loads safely, reproduces its recorded figures, keeps the paper's order."""
+
+import json
+
+import pytest
+
+from neurofond.fond import evaluate
+from neurofond.fond.data import heldout_patches
+from neurofond.pretrained import DEFAULT_MODEL, list_pretrained, load_model, load_pretrained
+
+# Regression values: 500 held-out photo patches (seed 0), 100 inference steps, sampler seed 0.
+# Measured with `python -m pytest tests/test_pretrained.py` inputs on the release checkpoints.
+REGRESSION = {
+    "igvae-k512-b8-photos": {"r2": 0.8479, "r2_map": 0.9648, "zeros": 0.0},
+    "igrelu-k512-b8-photos": {"r2": 0.8312, "r2_map": 0.9057, "zeros": 0.5815},
+}
+
+
+@pytest.fixture(scope="module")
+def summaries():
+    out = {}
+    for row in list_pretrained():
+        model, prep, _ = load_pretrained(row["name"])
+        out[row["name"]] = evaluate(model, heldout_patches(prep, 500, seed=0), 100,
+                                    seed=0).summary
+    return out
+
+
+def test_shipped_models_are_listed_with_expected_names():
+    names = [r["name"] for r in list_pretrained()]
+    assert {"igvae-k512-b8-photos", "igrelu-k512-b8-photos"} <= set(names)
+    assert all(n.split("-")[0] in ("ipvae", "igvae", "igrelu") for n in names)
+    for row in list_pretrained():
+        assert row["n_latents"] == 512
+        meta = json.loads(open(row["path"].replace(".safetensors", ".json")).read())
+        assert meta["summary"]["command"].startswith("neurofond train")
+        assert meta["summary"]["train_seconds"] > 0 and meta["log"]
+
+
+def test_regression_values(summaries):
+    for name, expected in REGRESSION.items():
+        got = summaries[name]
+        for key, value in expected.items():
+            assert got[key] == pytest.approx(value, abs=0.01), (name, key)
+
+
+def test_paper_ordering(summaries):
+    """zeros: iP > iGrelu > iG = 0; iG-VAE reconstructs best."""
+    ig, igrelu = summaries["igvae-k512-b8-photos"], summaries["igrelu-k512-b8-photos"]
+    assert ig["zeros"] == 0.0 < igrelu["zeros"]
+    assert ig["r2"] > igrelu["r2"]
+    if DEFAULT_MODEL in summaries:
+        ip = summaries[DEFAULT_MODEL]
+        assert ip["zeros"] > igrelu["zeros"]
+        assert ig["r2"] > ip["r2"]
+
+
+def test_load_model_accepts_names_and_paths():
+    row = list_pretrained()[0]
+    by_name = load_model(row["name"])[0]
+    by_path = load_model(row["path"])[0]
+    assert by_name.config == by_path.config
