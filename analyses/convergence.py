@@ -162,6 +162,11 @@ def figure(traces: dict[str, dict[str, np.ndarray]], results: dict[str, Any], pa
         ax.set_xlabel("inference step")
         ax.set_title(title, fontsize=10)
     axes[2].set_yscale("log")
+    low = min(float(np.min(tr["r2"])) for tr in traces.values())
+    if low < -0.5:  # a diverging model would flatten every other curve
+        axes[0].set_ylim(-0.5, 1.0)
+        axes[0].text(0.02, 0.02, f"min R$^2$ {low:.3g} (off scale)", transform=axes[0].transAxes,
+                     fontsize=7)
     axes[0].legend(fontsize=7, loc="lower right")
     fig.suptitle("Inference on held-out patches (dotted: convergence index on R$^2$; "
                  "stars: paper at T=1000)", fontsize=10)

@@ -9,7 +9,8 @@ or less variable than Poisson. The measures are those used for cortical recordin
   (default 100-500 ms after onset), per stimulus and neuron
   (:func:`neurofond.analysis.fano_factor`, elephant convention ``ddof=0``), over
   (stimulus, neuron) pairs whose mean count is >= ``min_count`` (default 1); the same in
-  the spontaneous (blank) window for comparison;
+  the 300 ms spontaneous (blank) window for comparison, over pairs with a mean count > 0
+  (spontaneous counts are low, so this one is biased towards 1 - mean / n_trials);
 - time-resolved Fano factor in 50 ms windows stepped by 10 ms
   (:func:`~neurofond.analysis.fano_factor_over_time`; median over the included pairs),
   and the

@@ -51,6 +51,16 @@ def _checkpoint(folder: Path, family: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _one_thread():
+    """One torch thread: the tiny models gain nothing from more, and on a loaded machine
+    spinning OpenMP threads slow the per-step operations many-fold."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("ckpt")

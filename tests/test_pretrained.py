@@ -9,10 +9,12 @@ from neurofond.fond.data import heldout_patches
 from neurofond.pretrained import DEFAULT_MODEL, list_pretrained, load_model, load_pretrained
 
 # Regression values: 500 held-out photo patches (seed 0), 100 inference steps, sampler seed 0.
-# Measured with `python -m pytest tests/test_pretrained.py` inputs on the release checkpoints.
+# Measured on the release checkpoints (docs/pretrained.md). 100 steps is inside the stable range
+# of the shipped iP-VAE (see docs/pretrained.md, "Known limitation").
 REGRESSION = {
     "igvae-k512-b8-photos": {"r2": 0.8479, "r2_map": 0.9648, "zeros": 0.0},
     "igrelu-k512-b8-photos": {"r2": 0.8312, "r2_map": 0.9057, "zeros": 0.5815},
+    "ipvae-k512-b24-photos": {"r2": 0.6062, "r2_map": 0.7299, "zeros": 0.8811},
 }
 
 
@@ -28,7 +30,7 @@ def summaries():
 
 def test_shipped_models_are_listed_with_expected_names():
     names = [r["name"] for r in list_pretrained()]
-    assert {"igvae-k512-b8-photos", "igrelu-k512-b8-photos"} <= set(names)
+    assert set(REGRESSION) <= set(names)
     assert all(n.split("-")[0] in ("ipvae", "igvae", "igrelu") for n in names)
     for row in list_pretrained():
         assert row["n_latents"] == 512
@@ -49,10 +51,9 @@ def test_paper_ordering(summaries):
     ig, igrelu = summaries["igvae-k512-b8-photos"], summaries["igrelu-k512-b8-photos"]
     assert ig["zeros"] == 0.0 < igrelu["zeros"]
     assert ig["r2"] > igrelu["r2"]
-    if DEFAULT_MODEL in summaries:
-        ip = summaries[DEFAULT_MODEL]
-        assert ip["zeros"] > igrelu["zeros"]
-        assert ig["r2"] > ip["r2"]
+    ip = summaries[DEFAULT_MODEL]
+    assert ip["zeros"] > igrelu["zeros"]
+    assert ig["r2"] > ip["r2"]
 
 
 def test_load_model_accepts_names_and_paths():

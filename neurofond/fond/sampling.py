@@ -101,22 +101,27 @@ def poisson_spikes(rate: torch.Tensor, generator: torch.Generator | None = None,
     if rate.is_cuda:  # index compaction syncs the device; the GPU sampler is fast as is
         return torch.poisson(rate, generator=generator)
     flat = rate.reshape(-1)
-    uniform = torch.rand(flat.shape, generator=generator, dtype=flat.dtype, device=flat.device)
-    counts = torch.zeros_like(flat)
-    pmf = torch.exp(-flat)
+    # uniforms in float32 are at most 1 - 2**-24; the CDF is accumulated in float64, where it
+    # exceeds that for every rate <= inversion_max_rate, so the loop always terminates.
+    uniform = torch.rand(flat.shape, generator=generator, dtype=torch.float32,
+                         device=flat.device).double()
+    counts = torch.zeros(flat.shape, dtype=flat.dtype, device=flat.device)
+    rate64 = flat.double()
+    pmf = torch.exp(-rate64)
     active = (uniform > pmf).nonzero().squeeze(1)
     if active.numel():
-        big = flat[active] > inversion_max_rate
+        big = rate64[active] > inversion_max_rate
         if bool(big.any()):
             big_idx = active[big]
             counts[big_idx] = torch.poisson(flat[big_idx], generator=generator)
             active = active[~big]
-        r = flat[active]
+        r = rate64[active]
         u = uniform[active]
         p = pmf[active]
         cdf = p.clone()
         k = 0
-        while active.numel():
+        max_k = int(4 * inversion_max_rate + 60)  # P(count > max_k) < 1e-20 at the largest rate
+        while active.numel() and k < max_k:
             k += 1
             counts[active] += 1.0
             p = p * r / k
