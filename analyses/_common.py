@@ -120,43 +120,10 @@ def default_all_models() -> list[str]:
     return names or list(SHIPPED)
 
 
-def guard_poisson_sampler() -> None:
-    """Sample iP-VAE spikes with float64 rates (works around a float32 inversion hang).
-
-    ``neurofond.fond.sampling.poisson_spikes`` draws counts by CDF inversion for
-    rates <= 12, looping until the float32 cumulative sum exceeds the uniform
-    draw. For some rates (e.g. 3-5, 11.9) the float32 sum saturates at
-    0.9999999 < the largest uniform values (1 - 2**-24), so a draw above it never
-    terminates; over the ~10^8 samples of an experiment this happens almost
-    surely. Until the sampler guards that loop, the model's sampler is wrapped
-    here to run on float64 rates (whose CDF reaches 1 - 1e-16), returning counts
-    in the original dtype. Spikes are exact Poisson draws either way; with the
-    same seed they differ from an unwrapped run.
-    """
-    import torch
-
-    from neurofond.fond import model as fond_model
-    from neurofond.fond import sampling
-
-    if getattr(fond_model.poisson_spikes, "_float64_guard", False):
-        return
-    original = sampling.poisson_spikes
-
-    def poisson_spikes(rate, generator=None, inversion_max_rate: float = 12.0):
-        if rate.is_cuda or rate.dtype == torch.float64:
-            return original(rate, generator, inversion_max_rate)
-        return original(rate.double(), generator, inversion_max_rate).to(rate.dtype)
-
-    poisson_spikes._float64_guard = True
-    poisson_spikes.__doc__ = original.__doc__
-    fond_model.poisson_spikes = poisson_spikes
-
-
 def load_population(ck: Checkpoint, **kwargs: Any):
     """An :class:`~neurofond.population.InSilicoPopulation` of a resolved checkpoint."""
     from neurofond.population import InSilicoPopulation
 
-    guard_poisson_sampler()
     kwargs.setdefault("name", ck.name)
     return InSilicoPopulation.from_checkpoint(ck.path, **kwargs)
 
@@ -165,7 +132,6 @@ def load_model(ck: Checkpoint):
     """``(model, preprocessing, summary)`` of a resolved checkpoint."""
     from neurofond.fond.checkpoint import load_checkpoint
 
-    guard_poisson_sampler()
     model, prep, summary = load_checkpoint(ck.path)
     return model.eval(), prep, summary
 

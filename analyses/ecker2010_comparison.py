@@ -703,62 +703,78 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
         print(f"note: skipping {s['model']}: {s['reason']}", file=sys.stderr)
 
     # data side: targets, ceilings and properties (model independent)
-    stims = {s.index: _render(s.orientation, s.contrast, stim_params) for s in data}
     data_props = {}
     for s in data:
         data_props[s.index] = unit_properties(s.property_responses(), s.fano_counts(),
                                               threshold_hz=response_threshold_hz)
     targets = {b: {s.index: np.nanmean(s.binned(b), axis=0) for s in data}
                for b in {bin_ms, search_bin_ms}}
+    stim_cache: dict[tuple, Any] = {}
+
+    def stimuli(sess: Session, gain: float):
+        key = (sess.index, gain)
+        if key not in stim_cache:
+            stim_cache[key] = _render(sess.orientation, sess.contrast * gain, stim_params)
+        return stim_cache[key]
 
     def edges(b):
         return np.arange(PREDICTIVITY_WINDOW_MS[0], PREDICTIVITY_WINDOW_MS[1] + 1e-9, b)
 
     prop_edges = np.arange(PROPERTY_TIME_MS[0], PROPERTY_TIME_MS[1] + 1e-9, DATA_BIN_MS)
-    total = sum(len(c.ms_grid) * len(delays) * len(data) + 2 * len(data) for c in cands)
+    total = sum(len(c.gains) * len(c.ms_grid) * len(delays) * len(data) + 2 * len(data)
+                for c in cands)
     bar = tqdm(total=total, desc="ecker2010", unit="fit", disable=not progress)
 
     rows, unit_rows, prop_rows, grid_rows = [], [], [], []
     fits: dict[str, dict[str, Any]] = {}
     model_props: dict[str, dict[int, dict[str, np.ndarray]]] = {}
     for cand in cands:
-        bar.set_description(f"{cand.key}: simulate")
         steps = cand.steps(max(delays))
-        sims: dict[tuple, np.ndarray] = {}
-        rates = {}
-        for s in data:
-            key = tuple(zip(s.orientation.tolist(), s.contrast.tolist()))
-            if key not in sims:
-                sims[key] = cand.simulate(stims[s.index], steps, n_trials, seed, spikes=False)
-            rates[s.index] = sims[key]
-        del sims
-
-        # 1. time scale and delay: best median r over all units (search bins)
-        bar.set_description(f"{cand.key}: fit time scale / delay")
         best = None
-        for m in cand.ms_grid:
-            for d in delays:
-                w = resample_matrix(steps, m, d, edges(search_bin_ms))
-                r_all, scores = [], []
-                for s in data:
-                    x = np.einsum("cns,bs->cnb", rates[s.index], w)
-                    ds = predictivity(x, targets[search_bin_ms][s.index], s.contrast,
-                                      n_folds=_n_folds(s, n_folds_q), seed=seed,
-                                      inner_folds=inner)
-                    r_all.append(np.asarray(ds["neuron_r"].values))
-                    scores.append(float(ds["score"]))
-                    bar.update(1)
-                med = _nanmedian(np.concatenate(r_all))
-                grid_rows.append({"model": cand.key, "ms_per_step": m, "delay_ms": d,
-                                  "median_unit_r": med, "mean_session_score": float(
-                                      np.nanmean(scores))})
-                if best is None or (np.isfinite(med) and med > best[2]):
-                    best = (m, d, med if np.isfinite(med) else -np.inf)
-        m_best, d_best = best[0], best[1]
-        fits[cand.key] = {"ms_per_step": m_best, "delay_ms": d_best,
-                          "search_median_unit_r": best[2] if np.isfinite(best[2]) else None,
+        best_rates: dict[int, np.ndarray] = {}
+        for gain in cand.gains:
+            # responses (trial-averaged rates) per session; sessions sharing conditions share
+            bar.set_description(f"{cand.key}: simulate")
+            sims: dict[tuple, np.ndarray] = {}
+            rates = {}
+            for s in data:
+                key = tuple(zip(s.orientation.tolist(), s.contrast.tolist()))
+                if key not in sims:
+                    sims[key] = cand.simulate(stimuli(s, gain), steps, n_trials, seed,
+                                              spikes=False)
+                rates[s.index] = sims[key]
+            del sims
+            # 1. time scale, delay (and contrast gain): best median r over all units
+            bar.set_description(f"{cand.key}: fit time scale / delay")
+            improved = False
+            for m in cand.ms_grid:
+                for d in delays:
+                    w = resample_matrix(steps, m, d, edges(search_bin_ms))
+                    r_all, scores = [], []
+                    for s in data:
+                        x = np.einsum("cns,bs->cnb", rates[s.index], w)
+                        ds = predictivity(x, targets[search_bin_ms][s.index], s.contrast,
+                                          n_folds=_n_folds(s, n_folds_q), seed=seed,
+                                          inner_folds=inner)
+                        r_all.append(np.asarray(ds["neuron_r"].values))
+                        scores.append(float(ds["score"]))
+                        bar.update(1)
+                    med = _nanmedian(np.concatenate(r_all))
+                    grid_rows.append({"model": cand.key, "contrast_gain": gain,
+                                      "ms_per_step": m, "delay_ms": d, "median_unit_r": med,
+                                      "mean_session_score": float(np.nanmean(scores))})
+                    if best is None or (np.isfinite(med) and med > best[3]):
+                        best = (gain, m, d, med if np.isfinite(med) else -np.inf)
+                        improved = True
+            if improved:
+                best_rates = rates
+            del rates
+        g_best, m_best, d_best = best[0], best[1], best[2]
+        fits[cand.key] = {"ms_per_step": m_best, "delay_ms": d_best, "contrast_gain": g_best,
+                          "search_median_unit_r": best[3] if np.isfinite(best[3]) else None,
                           "time_scale_fitted": cand.kind == "vae",
                           "ms_grid": list(cand.ms_grid), "delays_ms": list(delays),
+                          "contrast_gains": list(cand.gains),
                           "label": cand.label, "kind": cand.kind, "family": cand.family,
                           "response_units": cand.units}
 
@@ -767,7 +783,7 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
         w = resample_matrix(steps, m_best, d_best, edges(bin_ms))
         per_session = {}
         for s in data:
-            x = np.einsum("cns,bs->cnb", rates[s.index], w)
+            x = np.einsum("cns,bs->cnb", best_rates[s.index], w)
             ds = predictivity(x, targets[bin_ms][s.index], s.contrast,
                               n_folds=_n_folds(s, n_folds_q), seed=seed, inner_folds=inner)
             ceil = s.ceiling(bin_ms, seed)
@@ -780,15 +796,15 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
                 unit_rows.append({"model": cand.key, "session": s.index,
                                   "neuron_id": s.unit_ids[u], "r": nr[u], "reliability": rel[u]})
             bar.update(1)
-        del rates
+        del best_rates
 
-        # 3. properties with the fitted time scale and delay
+        # 3. properties with the fitted time scale, delay and gain
         bar.set_description(f"{cand.key}: properties")
         wp = resample_matrix(steps, m_best, d_best, prop_edges)
         fmask = fano_step_mask(steps, m_best, d_best)
         model_props[cand.key] = {}
         for s in data:
-            fano_counts, binned = model_spikes(cand, stims[s.index], steps, wp, fmask,
+            fano_counts, binned = model_spikes(cand, stimuli(s, g_best), steps, wp, fmask,
                                                n_trials=n_trials, seed=seed + 1)
             resp = make_responses(binned, bin_ms=DATA_BIN_MS,
                                   stimulus_coords={"orientation": s.orientation,

@@ -1,4 +1,4 @@
-"""The shipped population: loads safely, reproduces its recorded figures, keeps the paper's order."""
+"""The shipped population: loads safely, reproduces its figures, keeps the paper's order."""
 
 import json
 
