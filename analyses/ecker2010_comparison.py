@@ -124,7 +124,9 @@ import baselines  # noqa: E402
 BASELINES = ("gabor-energy", "pixel-pca")
 ALL_SESSIONS = tuple(range(17))
 QUICK_SESSIONS = (7, 10, 12)
-MS_GRID = (5.0, 10.0, 20.0)
+MS_GRID = (1.0, 2.0, 5.0, 10.0, 20.0)
+#: Candidate factors from screen contrast to model input contrast (VAEs; fitted).
+CONTRAST_GAINS = (1.0, 0.3, 0.1)
 DELAYS_MS = tuple(float(d) for d in range(0, 81, 10))
 QUICK_DELAYS_MS = tuple(float(d) for d in range(0, 81, 20))
 #: Analysis windows (ms re stimulus onset).
@@ -292,7 +294,9 @@ class Candidate:
     kind: str  # "vae" or "baseline"
     family: str
     ms_grid: tuple[float, ...]
+    gains: tuple[float, ...] = (1.0,)
     units: str
+    fit: dict[str, Any]
 
     def steps(self, max_delay: float) -> np.ndarray:
         m = min(self.ms_grid)
@@ -313,6 +317,7 @@ class VAECandidate(Candidate):
         self.pop = common.load_population(ck, ms_per_step=10.0, patch_size_deg=patch_size_deg,
                                           device=device)
         self.key = ck.name
+        self.n_neurons = self.pop.n_units
         self.family = ck.family
         self.label = ck.label
         self.ms_grid = MS_GRID
@@ -352,6 +357,7 @@ class BaselineCandidate(Candidate):
         self.units = "Poisson spikes (LNP)"
         self.geometry = ScreenGeometry.from_size_deg(float(stim_params["size_deg"]),
                                                      int(stim_params["size_px"]))
+        self.n_neurons = 512
         if name == "gabor-energy":
             self.model = baselines.GaborEnergyBaseline(mean=float(stim_params["mean"]))
             self.label = f"Gabor energy ({self.model.n_channels} channels)"
@@ -429,20 +435,25 @@ def build_candidates(models: Sequence[str] | None, stim_params: dict[str, float]
 
 
 def model_spikes(cand: Candidate, stim, steps: np.ndarray, w: np.ndarray, fmask: np.ndarray,
-                 *, n_trials: int, seed: int, chunk: int = 4) -> tuple[np.ndarray, np.ndarray]:
+                 *, n_trials: int, seed: int, chunk: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
     """Model spikes at a fitted time scale: Fano-window counts and 10-ms binned counts.
 
-    Simulated in chunks of ``chunk`` conditions (bounded memory; trials independent of the
-    regression simulation). Returns ``(trial, cond, neuron)`` counts over the steps in
-    ``fmask`` and ``(trial, cond, neuron, bin)`` counts resampled with ``w``.
+    Simulated in chunks of ``chunk`` conditions (default: about 64 MB of spikes per chunk;
+    trials independent of the regression simulation). Returns ``(trial, cond, neuron)``
+    counts over the steps in ``fmask`` and ``(trial, cond, neuron, bin)`` counts resampled
+    with ``w``.
     """
     fano, binned = [], []
-    w32 = w.astype(np.float32)
+    w32 = np.ascontiguousarray(w.T, dtype=np.float32)  # (step, bin)
+    if chunk is None:
+        n_neurons = getattr(cand, "n_neurons", 512)
+        chunk = max(1, int(64e6 // (4 * n_trials * n_neurons * steps.size)))
     for c0 in range(0, len(stim), chunk):
         spk = cand.simulate(stim.select(slice(c0, c0 + chunk)), steps, n_trials, seed + c0,
                             spikes=True)
         fano.append(spk[..., fmask].sum(-1, dtype=np.float64))
-        binned.append(np.clip(np.einsum("tcns,bs->tcnb", spk, w32), 0.0, None))
+        binned.append(np.clip(spk @ w32, 0.0, None))
     return np.concatenate(fano, axis=1), np.concatenate(binned, axis=1)
 
 
@@ -610,7 +621,7 @@ def run(out: str | Path, models: Sequence[str] | None = None,
         n_trials: int | None = None, bin_ms: float | None = None,
         search_bin_ms: float | None = None, ms_grid: Sequence[float] | None = None,
         delays_ms: Sequence[float] | None = None, n_folds: int | None = None,
-        inner_folds: int | None = None,
+        inner_folds: int | None = None, contrast_gains: Sequence[float] | None = None,
         n_bootstrap: int | None = None, response_threshold_hz: float = 5.0,
         patch_size_deg: float = 1.0, data_path: str | os.PathLike | None = None,
         device: str = "cpu", progress: bool = True, blas_threads: int | None = 1
@@ -634,6 +645,8 @@ def run(out: str | Path, models: Sequence[str] | None = None,
         20 ms per step; delays 0-80 ms in steps of 20 (quick) or 10 (full)).
     n_folds : CV folds over conditions (quick 4; full: the number of orientations).
     inner_folds : folds of the nested CV choosing the ridge penalty (quick 3, full 5).
+    contrast_gains : candidate factors from screen contrast to model input contrast, fitted
+        with the time scale (VAEs; default 1, 0.3, 0.1).
     n_bootstrap : KS bootstrap samples (quick 500, full 1000).
     response_threshold_hz : responsiveness threshold of the property analyses.
     patch_size_deg : degrees covered by one model patch.
@@ -646,7 +659,7 @@ def run(out: str | Path, models: Sequence[str] | None = None,
         return _run(out, models, sessions, quick=quick, seed=seed, n_trials=n_trials,
                     bin_ms=bin_ms, search_bin_ms=search_bin_ms, ms_grid=ms_grid,
                     delays_ms=delays_ms, n_folds=n_folds, inner_folds=inner_folds,
-                    n_bootstrap=n_bootstrap,
+                    contrast_gains=contrast_gains, n_bootstrap=n_bootstrap,
                     response_threshold_hz=response_threshold_hz, patch_size_deg=patch_size_deg,
                     data_path=data_path, device=device, progress=progress)
     from threadpoolctl import threadpool_limits
@@ -657,14 +670,14 @@ def run(out: str | Path, models: Sequence[str] | None = None,
         return _run(out, models, sessions, quick=quick, seed=seed, n_trials=n_trials,
                     bin_ms=bin_ms, search_bin_ms=search_bin_ms, ms_grid=ms_grid,
                     delays_ms=delays_ms, n_folds=n_folds, inner_folds=inner_folds,
-                    n_bootstrap=n_bootstrap,
+                    contrast_gains=contrast_gains, n_bootstrap=n_bootstrap,
                     response_threshold_hz=response_threshold_hz, patch_size_deg=patch_size_deg,
                     data_path=data_path, device=device, progress=progress)
 
 
 def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms, ms_grid,
-         delays_ms, n_folds, inner_folds, n_bootstrap, response_threshold_hz, patch_size_deg,
-         data_path, device, progress) -> dict[str, Any]:
+         delays_ms, n_folds, inner_folds, contrast_gains, n_bootstrap, response_threshold_hz,
+         patch_size_deg, data_path, device, progress) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     from neurofond.responses import make_responses
@@ -685,6 +698,10 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
         if f < 1 or not math.isclose(f, round(f)) or not math.isclose(span / b, round(span / b)):
             raise ValueError(f"{name}: expected a multiple of 10 ms dividing 500 ms, got {b:g}")
     ms_grid_vae = tuple(float(v) for v in (ms_grid if ms_grid is not None else MS_GRID))
+    gains = tuple(float(v) for v in (contrast_gains if contrast_gains is not None
+                                     else CONTRAST_GAINS))
+    if not gains or min(gains) <= 0 or max(gains) > 1:
+        raise ValueError(f"contrast_gains: expected values in (0, 1], got {gains}")
     delays = tuple(float(v) for v in (delays_ms if delays_ms is not None else
                                       (QUICK_DELAYS_MS if quick else DELAYS_MS)))
     if not ms_grid_vae or min(ms_grid_vae) <= 0 or not delays or min(delays) < 0:
@@ -698,7 +715,7 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
                                       device=device)
     for c in cands:
         if c.kind == "vae":
-            c.ms_grid = ms_grid_vae
+            c.ms_grid, c.gains = ms_grid_vae, gains
     for s in skipped:
         print(f"note: skipping {s['model']}: {s['reason']}", file=sys.stderr)
 
@@ -752,7 +769,7 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
                     w = resample_matrix(steps, m, d, edges(search_bin_ms))
                     r_all, scores = [], []
                     for s in data:
-                        x = np.einsum("cns,bs->cnb", rates[s.index], w)
+                        x = rates[s.index] @ w.T
                         ds = predictivity(x, targets[search_bin_ms][s.index], s.contrast,
                                           n_folds=_n_folds(s, n_folds_q), seed=seed,
                                           inner_folds=inner)
@@ -777,13 +794,14 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
                           "contrast_gains": list(cand.gains),
                           "label": cand.label, "kind": cand.kind, "family": cand.family,
                           "response_units": cand.units}
+        cand.fit = fits[cand.key]
 
         # 2. predictivity at the chosen time scale and delay (reported bins)
         bar.set_description(f"{cand.key}: predictivity")
         w = resample_matrix(steps, m_best, d_best, edges(bin_ms))
         per_session = {}
         for s in data:
-            x = np.einsum("cns,bs->cnb", best_rates[s.index], w)
+            x = best_rates[s.index] @ w.T
             ds = predictivity(x, targets[bin_ms][s.index], s.contrast,
                               n_folds=_n_folds(s, n_folds_q), seed=seed, inner_folds=inner)
             ceil = s.ceiling(bin_ms, seed)
@@ -841,7 +859,9 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
             "model_presentation": {"positions": "one hypercolumn at the canvas centre",
                                    "patch_size_deg": patch_size_deg, "transform": "linear",
                                    "blank": "mean gray before onset",
-                                   "time": "ms per step and delay fitted (grids)"},
+                                   "time": "ms per step and delay fitted (grids)",
+                                   "contrast": "screen contrast x a fitted contrast gain "
+                                               "(grid) = model input contrast"},
             "baselines": {"temporal_kernel": "boxcar(0-500 ms) * gamma(order 3, tau 10 ms)",
                           "step_ms": BASELINE_STEP_MS,
                           "lnp_rates_hz": [BASELINE_R0_HZ, BASELINE_RMAX_HZ]},
@@ -849,6 +869,7 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
         "settings": common.provenance(
             None, quick=quick, seed=seed, n_trials=n_trials, bin_ms=bin_ms,
             search_bin_ms=search_bin_ms, ms_grid=list(ms_grid_vae), delays_ms=list(delays),
+            contrast_gains=list(gains),
             n_folds=n_folds_q if n_folds_q is not None else "n_orientations",
             inner_folds=inner,
             n_bootstrap=n_boot, response_threshold_hz=response_threshold_hz,
@@ -881,6 +902,8 @@ def _ks_columns(row: dict[str, Any], data_vals: dict[str, np.ndarray],
     notes = []
     row["n_responsive_data"] = int(data_vals["n"])
     row["n_responsive_model"] = int(model_vals["n"])
+    row["median_peak_evoked_data"] = _nanmedian(data_vals["peak_evoked_hz"])
+    row["median_peak_evoked_model"] = _nanmedian(model_vals["peak_evoked_hz"])
     for short, (prop, bins) in PROPERTIES.items():
         res = ks_compare(model_vals[prop], data_vals[prop], bins, n_bootstrap=n_boot, seed=seed)
         row[f"ks_similarity_{short}"] = res["raw"]
@@ -894,14 +917,16 @@ def _ks_columns(row: dict[str, Any], data_vals: dict[str, np.ndarray],
 def _gather(props_by_session: dict[int, dict[str, np.ndarray]], indices: Sequence[int]
             ) -> dict[str, Any]:
     out: dict[str, Any] = {"n": 0}
-    for _, (prop, _) in PROPERTIES.items():
+    for prop in [p for p, _ in PROPERTIES.values()] + ["peak_evoked_hz"]:
         out[prop] = np.concatenate([_select(props_by_session[i], prop) for i in indices])
     out["n"] = int(sum(int(props_by_session[i]["responsive"].sum()) for i in indices))
     return out
 
 
 def _base_row(cand: Candidate) -> dict[str, Any]:
-    return {"model": cand.key, "label": cand.label, "kind": cand.kind}
+    return {"model": cand.key, "label": cand.label, "kind": cand.kind,
+            "ms_per_step": cand.fit["ms_per_step"], "delay_ms": cand.fit["delay_ms"],
+            "contrast_gain": cand.fit["contrast_gain"]}
 
 
 def _session_rows(cand, data, per_session, data_props, model_props, n_boot, seed):
@@ -1001,8 +1026,9 @@ def figure_predictivity(rows, fits, path: Path) -> Path:
                            label="sqrt(median ceiling)")
                 ax.legend(fontsize=7)
         ax.set_xticks(range(len(keys)))
-        ax.set_xticklabels([f"{k}\n{fits[k]['ms_per_step']:g} ms/step, +{fits[k]['delay_ms']:g} ms"
-                            for k in keys], fontsize=7, rotation=20, ha="right")
+        ax.set_xticklabels([f"{k}\n{fits[k]['ms_per_step']:g} ms/step, +{fits[k]['delay_ms']:g} "
+                            f"ms, gain {fits[k]['contrast_gain']:g}" for k in keys], fontsize=7,
+                           rotation=20, ha="right")
         ax.set_title(title + " (bar: median over sessions; dots: sessions)", fontsize=9)
         ax.axhline(0, color="k", lw=0.6)
     fig.suptitle("Ecker et al. 2010 V1 units: time-resolved PSTH predictivity", fontsize=10)
@@ -1043,21 +1069,24 @@ def figure_properties(data, data_props, model_props, fits, path: Path) -> Path:
 def figure_grid(grid_rows, fits, path: Path) -> Path:
     plt = common.pyplot()
     keys = list(fits)
-    col = _colors(keys)
-    fig, ax = plt.subplots(figsize=(7, 4))
-    styles = ["-", "--", ":", "-."]
-    for k in keys:
+    fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys) + 1, 3.4), squeeze=False,
+                             sharey=True)
+    for ax, k in zip(axes[0], keys):
         sub = [r for r in grid_rows if r["model"] == k]
-        for j, m in enumerate(sorted({r["ms_per_step"] for r in sub})):
-            pts = sorted((r["delay_ms"], r["median_unit_r"]) for r in sub if r["ms_per_step"] == m)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], styles[j % 4], color=col[k],
-                    label=f"{k}, {m:g} ms/step")
-        ax.plot(fits[k]["delay_ms"], fits[k]["search_median_unit_r"] or np.nan, "o",
-                color=col[k])
-    ax.set_xlabel("delay (ms)")
-    ax.set_ylabel("median unit r (cross-validated)")
-    ax.set_title("time scale / delay search (dot: chosen)", fontsize=9)
-    ax.legend(fontsize=6, ncol=2)
+        combos = sorted({(r["contrast_gain"], r["ms_per_step"]) for r in sub}, reverse=True)
+        for j, (g, m) in enumerate(combos):
+            pts = sorted((r["delay_ms"], r["median_unit_r"]) for r in sub
+                         if r["ms_per_step"] == m and r["contrast_gain"] == g)
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], ["-", "--", ":"][j % 3],
+                    color=f"C{j // 3}", label=f"gain {g:g}, {m:g} ms/step")
+        f = fits[k]
+        ax.plot(f["delay_ms"], f["search_median_unit_r"] or np.nan, "ko")
+        ax.set_title(f"{k}\nchosen: gain {f['contrast_gain']:g}, {f['ms_per_step']:g} ms/step, "
+                     f"+{f['delay_ms']:g} ms", fontsize=7)
+        ax.set_xlabel("delay (ms)")
+        ax.legend(fontsize=5)
+    axes[0, 0].set_ylabel("median unit r (cross-validated)")
+    fig.suptitle("time scale / delay / contrast gain search (dot: chosen)", fontsize=9)
     fig.tight_layout()
     return common.save_figure(fig, path)
 
@@ -1080,6 +1109,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="delay candidates in ms (default 0-80 step 10)")
     ap.add_argument("--folds", type=int, default=None,
                     help="CV folds over conditions (quick 4, full: number of orientations)")
+    ap.add_argument("--contrast-gains", type=float, nargs="+", default=None,
+                    help=f"contrast gain candidates (default {CONTRAST_GAINS})")
     ap.add_argument("--inner-folds", type=int, default=None,
                     help="nested CV folds of the ridge penalty (quick 3, full 5)")
     ap.add_argument("--bootstrap", type=int, default=None, help="KS bootstrap samples")
@@ -1095,7 +1126,7 @@ def main(argv: list[str] | None = None) -> int:
         res = run(args.out, args.models, args.sessions, quick=not args.full, seed=args.seed,
                   n_trials=args.trials, bin_ms=args.bin_ms, ms_grid=args.ms_grid,
                   delays_ms=args.delays, n_folds=args.folds, inner_folds=args.inner_folds,
-                  n_bootstrap=args.bootstrap,
+                  contrast_gains=args.contrast_gains, n_bootstrap=args.bootstrap,
                   response_threshold_hz=args.threshold_hz, data_path=args.data,
                   device=args.device, progress=not args.no_progress,
                   blas_threads=args.blas_threads or None)

@@ -64,7 +64,8 @@ def test_run_one_session_tiny_model_and_baselines(tmp_path, shared_data_dir):
     out = tmp_path / "out"
     res = mod.run(out, models=[str(ck), "gabor-energy", "pixel-pca"], sessions=[12],
                   quick=True, seed=0, n_trials=4, bin_ms=50.0, ms_grid=(10.0,),
-                  delays_ms=(0.0, 40.0), n_folds=4, n_bootstrap=50, data_path=mat,
+                  delays_ms=(0.0, 40.0), contrast_gains=(1.0, 0.3), n_folds=4,
+                  n_bootstrap=50, data_path=mat,
                   progress=False)
 
     with (out / "ecker2010_comparison.csv").open() as fh:
@@ -98,6 +99,8 @@ def test_run_one_session_tiny_model_and_baselines(tmp_path, shared_data_dir):
     assert {x["model"] for x in data["winner"]["ranking"]} == set(models)
     assert data["fits"][ck.stem]["ms_per_step"] == 10.0
     assert data["fits"][ck.stem]["delay_ms"] in (0.0, 40.0)
+    assert data["fits"][ck.stem]["contrast_gain"] in (1.0, 0.3)
+    assert data["fits"]["gabor-energy"]["contrast_gain"] == 1.0
     assert data["fits"]["gabor-energy"]["time_scale_fitted"] is False
     assert data["assumptions"]["stimulus"]["sf_cpd"] > 0
     assert res["winner"]["model"] == data["winner"]["model"]

@@ -22,7 +22,10 @@ class EvaluationResult:
     ``r2_map`` (decoding the posterior mean: ``Phi exp(u)`` for iP-VAE,
     ``Phi a(mu)`` for the Gaussian variants), ``r2_pooled`` (one R^2 over all
     samples and pixels), ``zeros`` (proportion of zero responses) and
-    ``du_norm`` (mean over samples of ``||u_t - u_{t-1}||_2``).
+    ``du_norm`` (mean over samples of ``||u_t - u_{t-1}||_2``), ``r2_median``
+    (median over samples) and ``runaway_fraction`` (fraction of samples with
+    R^2 < -1, i.e. whose reconstruction error exceeds twice their variance:
+    inference that has run away).
     """
 
     traces: dict[str, np.ndarray]
@@ -37,7 +40,8 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
     """Run ``n_steps`` of hard-sample inference on one batch.
 
     Returns per-step sums over the batch (``r2``, ``r2_map``, ``ss_res``,
-    ``ss_tot``, ``ss_res_map``, ``zeros``, ``du_norm``) and the final state.
+    ``ss_tot``, ``ss_res_map``, ``zeros``, ``du_norm``), the per-sample R^2 of
+    every step (``r2_samples``, shape (n_steps, B)) and the final state.
     """
     if n_steps < 1:
         raise ValueError(f"n_steps: expected >= 1, got {n_steps!r}")
@@ -46,13 +50,17 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
     sums = {k: torch.zeros(n_steps, dtype=torch.float64) for k in
             ("r2", "r2_map", "ss_res", "ss_tot", "ss_res_map", "zeros", "du_norm")}
     ss_tot = ((x - x.mean(-1, keepdim=True)) ** 2).sum(-1)
+    if record:
+        sums["r2_samples"] = torch.empty(n_steps, x.shape[0], dtype=torch.float32)
     for t in range(n_steps):
         new, residual = model.step(state, x, generator=generator, residual=residual)
         if record:
             ss_res = (residual * residual).sum(-1)
             mean_resp = _posterior_mean_response(model, new)
             ss_res_map, _ = squared_error_parts(x, model.decode(mean_resp))
-            sums["r2"][t] = (1.0 - ss_res / ss_tot).sum()
+            r2_t = 1.0 - ss_res / ss_tot
+            sums["r2_samples"][t] = r2_t.float().cpu()
+            sums["r2"][t] = r2_t.sum()
             sums["r2_map"][t] = (1.0 - ss_res_map / ss_tot).sum()
             sums["ss_res"][t] = ss_res.sum()
             sums["ss_res_map"][t] = ss_res_map.sum()
@@ -106,6 +114,7 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
     model = model.to(device).eval()
     generator = torch.Generator(device=device).manual_seed(seed)
     totals: dict[str, torch.Tensor] = {}
+    per_sample: list[torch.Tensor] = []
     batches = range(0, x_all.shape[0], batch_size)
     if progress:
         from tqdm.auto import tqdm
@@ -114,12 +123,16 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
     for start in batches:
         x = x_all[start:start + batch_size].to(device)
         sums, _ = run_inference(model, x, n_steps, generator=generator)
+        per_sample.append(sums.pop("r2_samples"))
         for k, v in sums.items():
             totals[k] = totals.get(k, 0) + v
     n = x_all.shape[0]
     traces = {k: (totals[k] / n).numpy() for k in ("r2", "r2_map", "zeros", "du_norm")}
     traces["r2_pooled"] = (1.0 - totals["ss_res"] / totals["ss_tot"]).numpy()
     traces["r2_map_pooled"] = (1.0 - totals["ss_res_map"] / totals["ss_tot"]).numpy()
+    r2_samples = torch.cat(per_sample, dim=1)
+    traces["r2_median"] = r2_samples.median(dim=1).values.double().numpy()
+    traces["runaway_fraction"] = (r2_samples < -1.0).double().mean(dim=1).numpy()
     conv = convergence_index(traces["r2"])
     summary = {
         "n_steps": n_steps,
@@ -128,6 +141,8 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
         "r2": float(traces["r2"][-1]),
         "r2_map": float(traces["r2_map"][-1]),
         "r2_pooled": float(traces["r2_pooled"][-1]),
+        "r2_median": float(traces["r2_median"][-1]),
+        "runaway_fraction": float(traces["runaway_fraction"][-1]),
         "zeros": float(traces["zeros"][-1]),
         "convergence_step": conv,
         "zeros_at_convergence": float(traces["zeros"][min(conv, n_steps - 1)]),
