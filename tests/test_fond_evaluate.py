@@ -14,6 +14,7 @@ def test_evaluate_traces_equal_a_manual_loop():
                          generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         model.phi.normal_(0, 0.3, generator=torch.Generator().manual_seed(1))
+        model.log_eta.fill_(-2.0)  # a stable regime: chaotic runs amplify rounding differences
     x = torch.randn(30, 16, generator=torch.Generator().manual_seed(2))
     res = evaluate(model, x.numpy(), 25, batch_size=30, seed=7)
     gen = torch.Generator().manual_seed(7)
@@ -30,7 +31,7 @@ def test_evaluate_traces_equal_a_manual_loop():
     np.testing.assert_allclose(res.traces["r2_median"], np.median(r2, 1), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(res.traces["runaway_fraction"], (r2 < -1).mean(1))
     np.testing.assert_allclose(res.traces["zeros"], zeros, rtol=1e-6)
-    assert res.summary["r2"] == res.traces["r2"][-1]
+    assert res.summary["r2"] == res.traces["r2"][-1] and r2[-1].mean() > 0.3
 
 
 def test_main_job_writes_report_for_every_shipped_model(tmp_path):

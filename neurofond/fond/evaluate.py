@@ -131,7 +131,7 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
     traces["r2_pooled"] = (1.0 - totals["ss_res"] / totals["ss_tot"]).numpy()
     traces["r2_map_pooled"] = (1.0 - totals["ss_res_map"] / totals["ss_tot"]).numpy()
     r2_samples = torch.cat(per_sample, dim=1)
-    traces["r2_median"] = r2_samples.median(dim=1).values.double().numpy()
+    traces["r2_median"] = np.median(r2_samples.double().numpy(), axis=1)  # torch's is the lower
     traces["runaway_fraction"] = (r2_samples < -1.0).double().mean(dim=1).numpy()
     conv = convergence_index(traces["r2"])
     summary = {
