@@ -86,7 +86,8 @@ def test_run_one_session_tiny_model_and_baselines(tmp_path, shared_data_dir):
         assert -1.0 <= raw <= 1.0, r
         assert 0.0 < ceiling <= 1.0, r
         assert ceiled >= 0.0 and math.isfinite(ceiled), r
-        assert ceiled == pytest.approx(max(raw, 0.0) ** 2 / ceiling, rel=1e-4, abs=1e-6)
+        if r["session"] != "all":  # the summary row holds medians over sessions
+            assert ceiled == pytest.approx(max(raw, 0.0) ** 2 / ceiling, rel=1e-4, abs=1e-6)
         for prop in ("cv", "fano", "latency"):
             v = _float(r[f"ks_similarity_{prop}"])
             if math.isnan(v):

@@ -105,8 +105,8 @@ def test_gaussian_kl_matches_torch_distributions():
     torch.testing.assert_close(gaussian_kl(mu, ls, mu0, ls0), ref)
 
 
-def test_inversion_terminates_where_a_float32_cdf_stalls():
-    """Rates whose float32 CDF saturates below the largest uniforms (3-5, 11.9) must return."""
+def test_rates_where_a_float32_inversion_cdf_would_stall():
+    """Rates whose float32 CDF saturates below the largest uniforms (3-5, 11.9) are sampled."""
     gen = torch.Generator().manual_seed(0)
     for rate in (3.0, 4.0, 5.0, 11.9):
         z = poisson_spikes(torch.full((3_000_000,), rate), gen)

@@ -1,10 +1,7 @@
 """Poisson spike samplers: exact integer samples and a differentiable relaxation.
 
 Hard samples
-    :func:`poisson_spikes` draws exact Poisson counts by CDF inversion with one
-    uniform number per neuron, iterating only over the (shrinking) set of
-    neurons whose uniform lies above the running CDF. Rates above
-    ``inversion_max_rate`` fall back to :func:`torch.poisson`.
+    :func:`poisson_spikes` draws exact Poisson counts (:func:`torch.poisson`).
 
 Relaxed samples (training)
     A Poisson count with rate ``r`` over unit time is the number of arrivals of
@@ -73,8 +70,7 @@ def candidate_count(max_rate: float, tail_prob: float = 1e-3, minimum: int = 1,
 
 
 @torch.no_grad()
-def poisson_spikes(rate: torch.Tensor, generator: torch.Generator | None = None,
-                   inversion_max_rate: float = 12.0) -> torch.Tensor:
+def poisson_spikes(rate: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Exact Poisson spike counts with the given rates (no gradient).
 
     Parameters
@@ -83,8 +79,6 @@ def poisson_spikes(rate: torch.Tensor, generator: torch.Generator | None = None,
         Non-negative rates (expected counts), any shape.
     generator : torch.Generator, optional
         Source of randomness; same generator state -> same spikes.
-    inversion_max_rate : float
-        Rates above this use :func:`torch.poisson` instead of inversion.
 
     Returns
     -------
@@ -93,42 +87,11 @@ def poisson_spikes(rate: torch.Tensor, generator: torch.Generator | None = None,
 
     Notes
     -----
-    Inversion: with ``U ~ Uniform(0, 1)``, the count is the smallest ``k`` with
-    ``U <= F(k)``, ``F`` the Poisson CDF built by the recursion
-    ``p_k = p_{k-1} r / k``. Devroye (1986), *Non-Uniform Random Variate
-    Generation*, ch. X.3.
+    :func:`torch.poisson`. A CDF-inversion sampler that skips silent neurons was
+    measured against it on this project's CPU (1000 x 512 rates): equal at
+    rates ~exp(-4), 2x slower at typical trained rates, so it was dropped.
     """
-    if rate.is_cuda:  # index compaction syncs the device; the GPU sampler is fast as is
-        return torch.poisson(rate, generator=generator)
-    flat = rate.reshape(-1)
-    # uniforms in float32 are at most 1 - 2**-24; the CDF is accumulated in float64, where it
-    # exceeds that for every rate <= inversion_max_rate, so the loop always terminates.
-    uniform = torch.rand(flat.shape, generator=generator, dtype=torch.float32,
-                         device=flat.device).double()
-    counts = torch.zeros(flat.shape, dtype=flat.dtype, device=flat.device)
-    rate64 = flat.double()
-    pmf = torch.exp(-rate64)
-    active = (uniform > pmf).nonzero().squeeze(1)
-    if active.numel():
-        big = rate64[active] > inversion_max_rate
-        if bool(big.any()):
-            big_idx = active[big]
-            counts[big_idx] = torch.poisson(flat[big_idx], generator=generator)
-            active = active[~big]
-        r = rate64[active]
-        u = uniform[active]
-        p = pmf[active]
-        cdf = p.clone()
-        k = 0
-        max_k = int(4 * inversion_max_rate + 60)  # P(count > max_k) < 1e-20 at the largest rate
-        while active.numel() and k < max_k:
-            k += 1
-            counts[active] += 1.0
-            p = p * r / k
-            cdf = cdf + p
-            keep = (u > cdf).nonzero().squeeze(1)
-            active, r, u, p, cdf = active[keep], r[keep], u[keep], p[keep], cdf[keep]
-    return counts.reshape(rate.shape)
+    return torch.poisson(rate, generator=generator)
 
 
 def _unit_arrivals(shape: tuple[int, ...], n: int, generator: torch.Generator | None,
