@@ -33,3 +33,17 @@ def shared_data_dir() -> Path:
             "holding ecker2010_v1_gratings/ etc.)"
         )
     return path
+
+
+@pytest.fixture(scope="module")
+def brainscore_env(tmp_path_factory):
+    """Environment for importing brainscore_vision offline: no pip installs, no EC2 metadata
+    look-ups, caches in a temporary folder (see docs/install.md)."""
+    mp = pytest.MonkeyPatch()
+    home = tmp_path_factory.mktemp("brainscore")
+    mp.setenv("BS_INSTALL_DEPENDENCIES", "no")
+    mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    mp.setenv("RESULTCACHING_HOME", str(home / "result_caching"))
+    mp.setenv("BRAINSCORE_HOME", str(home / "brainscore"))
+    yield
+    mp.undo()

@@ -443,17 +443,10 @@ def test_spearman_brown_and_ceiled_score():
 
 
 @pytest.fixture(scope="module")
-def brainscore(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("brainscore")
-    mp.setenv("BS_INSTALL_DEPENDENCIES", "no")
-    mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    mp.setenv("RESULTCACHING_HOME", str(home / "result_caching"))
-    mp.setenv("BRAINSCORE_HOME", str(home / "brainscore"))
+def brainscore(brainscore_env):
     bs = pytest.importorskip("brainscore_vision")
     assemblies = pytest.importorskip("brainscore_core.supported_data_standards.brainio.assemblies")
-    yield bs, assemblies.NeuroidAssembly
-    mp.undo()
+    return bs, assemblies.NeuroidAssembly
 
 
 def _assembly(NeuroidAssembly, values, stim, rep=None, prefix="n"):

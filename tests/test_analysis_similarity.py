@@ -60,15 +60,8 @@ def test_errors(kwargs, word):
 
 
 @pytest.fixture(scope="module")
-def bs_metric(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("brainscore")
-    mp.setenv("BS_INSTALL_DEPENDENCIES", "no")
-    mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    mp.setenv("RESULTCACHING_HOME", str(home / "result_caching"))
-    mp.setenv("BRAINSCORE_HOME", str(home / "brainscore"))
-    yield pytest.importorskip("brainscore_vision.metrics.distribution_similarity.metric")
-    mp.undo()
+def bs_metric(brainscore_env):
+    return pytest.importorskip("brainscore_vision.metrics.distribution_similarity.metric")
 
 
 def test_ks_similarity_equals_brainscore(bs_metric):

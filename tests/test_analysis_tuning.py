@@ -206,18 +206,6 @@ def test_orientation_selectivity_errors():
         orientation_selectivity(c, period=90.0)
 
 
-@pytest.fixture(scope="module")
-def brainscore_env(tmp_path_factory):
-    mp = pytest.MonkeyPatch()
-    home = tmp_path_factory.mktemp("brainscore")
-    mp.setenv("BS_INSTALL_DEPENDENCIES", "no")
-    mp.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    mp.setenv("RESULTCACHING_HOME", str(home / "result_caching"))
-    mp.setenv("BRAINSCORE_HOME", str(home / "brainscore"))
-    yield
-    mp.undo()
-
-
 def test_matches_brainscore_properties(brainscore_env):
     props = pytest.importorskip("brainscore_vision.benchmark_helpers.properties_common")
     rng = np.random.default_rng(5)
