@@ -26,7 +26,8 @@ def test_recorded_fano_equals_elephant_on_the_same_counts(sessions):
     for resp in (sessions[0], sessions[7]):
         ff = fano_factor(resp, window_ms=(0, 500))
         window = (resp.time_start_ms >= 0) & (resp.time_end_ms <= 500)
-        counts = resp.isel(time=window.values).sum("time", skipna=False).values  # trial, stim, neuron
+        # (trial, stimulus, neuron) counts in the window
+        counts = resp.isel(time=window.values).sum("time", skipna=False).values
         for _ in range(20):
             s, n = rng.integers(counts.shape[1]), rng.integers(counts.shape[2])
             per_trial = counts[:, s, n]
