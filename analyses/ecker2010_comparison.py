@@ -26,33 +26,42 @@ Stimuli (assumptions; the release does not document them)
     Targets: each unit's trial-averaged PSTH over conditions x time bins (``bin_ms``:
     20 ms quick, 10 ms full; 0-500 ms after onset). Features: the candidate's trial-averaged
     responses (VAEs: posterior-mean rates ``exp(u)`` / ``E[a(z)]`` of all K neurons) in
-    the same bins. Time in the model is in inference steps; one time scale (ms per step,
-    grid ``ms_grid`` = 5, 10, 20) and one response delay (grid ``delays_ms`` = 0-80 ms in
-    steps of 20 ms quick, 10 ms full) are fitted per candidate, shared by all units and
-    sessions: the pair with the highest cross-validated score (median over all units of
-    the per-unit r) is kept and reported. The baselines have their own fixed time course
-    (5-ms steps, gamma kernel; see ``baselines.py``) and get the same delay grid. Step
-    responses are resampled onto the data bins by overlap (fractional step counts), and a
-    delay ``d`` maps model time ``t`` to data time ``t + d``. Regression: ridge
-    (:class:`RidgePredictor`, penalty per unit by nested K-fold CV over the training
-    conditions, 3 folds quick, 5 full) from the features (scaled by one global SD, constant
-    features dropped) to every unit, cross-validated over **conditions**: K folds (4 quick;
-    the number of orientations in full), stratified by contrast, so all time bins of a
-    condition are either in training or in test. Score per unit = Pearson r over the
-    test samples (test conditions x time bins), averaged over folds;
-    ``predictivity_raw`` = Brain-Score aggregate (median over units per fold, mean over
-    folds; :func:`cross_validated_predictivity`). Ceiling: split-half reliability of the
-    same PSTHs (trials split in halves, r over conditions x time bins, Spearman-Brown,
-    median over units, 10 splits; :func:`split_half_reliability`).
+    the same bins.
+
+    Fitted, shared by all units and sessions (one value per candidate, reported):
+    the time scale (ms per model step; grid ``ms_grid`` = 1, 3, 10 quick, 1, 2, 5, 10, 20
+    full), the response delay (``delays_ms`` = 0-80 ms in steps of 20 quick, 10 full) and
+    the contrast gain (``contrast_gains`` = 1, 0.3, 0.1: model input contrast = gain x
+    screen contrast; the linear presentation transform is calibrated on natural photos,
+    and a 100 % full-field grating gives inputs ~5x their SD, where the iP-VAE's rates
+    run away). The triple with the highest cross-validated score (median over all units
+    of the per-unit r, in ``search_bin_ms`` bins) is kept. The baselines have their own
+    fixed time course (5-ms steps, gamma kernel; see ``baselines.py``), no gain (their
+    features scale linearly with contrast) and get the same delay grid. Step responses
+    are resampled onto the data bins by overlap (fractional step counts); a delay ``d``
+    maps model time ``t`` to data time ``t + d``.
+
+    Regression: ridge (:class:`RidgePredictor`, penalty per unit by nested K-fold CV over
+    the training conditions, 3 folds quick, 5 full) from the features (scaled by one
+    global SD, constant features dropped) to every unit, cross-validated over
+    **conditions**: K folds (4 quick; the number of orientations in full), stratified by
+    contrast, so all time bins of a condition are either in training or in test. Score
+    per unit = Pearson r over the test samples (test conditions x time bins), averaged
+    over folds; ``predictivity_raw`` = Brain-Score aggregate (median over units per fold,
+    mean over folds; :func:`cross_validated_predictivity`). Ceiling: split-half
+    reliability of the same PSTHs (trials split in halves, r over conditions x time bins,
+    Spearman-Brown, median over units, 10 splits; :func:`split_half_reliability`).
     ``predictivity_ceiled = max(raw, 0)**2 / ceiling`` (Brain-Score's convention,
     :func:`ceiled_score`; a negative raw score gives 0).
-    Note: the time scale and delay are selected on the same cross-validated scores that
-    are reported (2 hyper-parameters chosen among 15 (quick) or 27 pairs, shared by all
-    units), a small optimistic bias that all VAEs share; baselines choose among the delays
-    only. In full mode the search uses 20-ms bins and the reported scores 10-ms bins.
+
+    Caveat: the fitted values are chosen on the same cross-validated scores that are
+    reported (45 grid points quick, 135 full, for each VAE; 5 or 9 delays for the
+    baselines), an optimistic bias in favour of the VAEs. ``fits[...]["at_grid_edge"]``
+    in the JSON lists fitted values on the edge of their grid. In full mode the search
+    uses 20-ms bins and the reported scores 10-ms bins.
 
 2. Single-unit properties, same code on data and models
-    Model responses at the fitted time scale and delay, resampled to the data's 10-ms bins
+    Model responses at the fitted time scale, delay and gain, resampled to the data's 10-ms bins
     from -200 to 500 ms (model spikes: iP-VAE counts; iG-VAE / iGrelu-VAE sampled
     activations ``a(z)``, iG-VAE half-wave rectified; baselines: Poisson spikes from the
     channel rate ``r0 + (r_max - r0) * response / response_ref`` with ``r0`` = 2 and
@@ -125,6 +134,7 @@ BASELINES = ("gabor-energy", "pixel-pca")
 ALL_SESSIONS = tuple(range(17))
 QUICK_SESSIONS = (7, 10, 12)
 MS_GRID = (1.0, 2.0, 5.0, 10.0, 20.0)
+QUICK_MS_GRID = (1.0, 3.0, 10.0)
 #: Candidate factors from screen contrast to model input contrast (VAEs; fitted).
 CONTRAST_GAINS = (1.0, 0.3, 0.1)
 DELAYS_MS = tuple(float(d) for d in range(0, 81, 10))
@@ -144,6 +154,8 @@ FANO_MIN_COUNT = 1.0
 BASELINE_R0_HZ, BASELINE_RMAX_HZ = 2.0, 30.0
 BASELINE_STEP_MS = 5.0
 MIN_VALUES = 3
+#: Memory budget of one simulation chunk (bytes of step arrays).
+SIM_BYTES = 128e6
 REQUIRED_COLUMNS = ("model", "session", "n_units", "predictivity_raw", "ceiling",
                     "predictivity_ceiled", "ks_similarity_cv", "ks_similarity_fano",
                     "ks_similarity_latency")
@@ -330,7 +342,9 @@ class VAECandidate(Candidate):
         blank, shown = int(-steps[0]), int(steps[-1]) + 1
         k = self.pop.n_units
         n = len(stim)
-        chunk = max(1, int(48e6 // (4 * n_trials * k * steps.size)))
+        # conditions per present() call: ~128 MB of step arrays (bigger batches run faster)
+        per_cond = (4 if spikes else 8) * n_trials * k * steps.size
+        chunk = max(1, int(SIM_BYTES // per_cond))
         out = np.zeros(((n_trials,) if spikes else ()) + (n, k, steps.size), dtype=np.float32)
         for c0 in range(0, n, chunk):
             sub = stim.select(slice(c0, c0 + chunk))
@@ -439,7 +453,7 @@ def model_spikes(cand: Candidate, stim, steps: np.ndarray, w: np.ndarray, fmask:
                  ) -> tuple[np.ndarray, np.ndarray]:
     """Model spikes at a fitted time scale: Fano-window counts and 10-ms binned counts.
 
-    Simulated in chunks of ``chunk`` conditions (default: about 64 MB of spikes per chunk;
+    Simulated in chunks of ``chunk`` conditions (default: about 128 MB of spikes per chunk;
     trials independent of the regression simulation). Returns ``(trial, cond, neuron)``
     counts over the steps in ``fmask`` and ``(trial, cond, neuron, bin)`` counts resampled
     with ``w``.
@@ -448,7 +462,7 @@ def model_spikes(cand: Candidate, stim, steps: np.ndarray, w: np.ndarray, fmask:
     w32 = np.ascontiguousarray(w.T, dtype=np.float32)  # (step, bin)
     if chunk is None:
         n_neurons = getattr(cand, "n_neurons", 512)
-        chunk = max(1, int(64e6 // (4 * n_trials * n_neurons * steps.size)))
+        chunk = max(1, int(SIM_BYTES // (4 * n_trials * n_neurons * steps.size)))
     for c0 in range(0, len(stim), chunk):
         spk = cand.simulate(stim.select(slice(c0, c0 + chunk)), steps, n_trials, seed + c0,
                             spikes=True)
@@ -618,7 +632,8 @@ def _select(props: dict[str, np.ndarray], name: str) -> np.ndarray:
 
 def run(out: str | Path, models: Sequence[str] | None = None,
         sessions: Sequence[int] | None = None, *, quick: bool = True, seed: int = 0,
-        n_trials: int | None = None, bin_ms: float | None = None,
+        n_trials: int | None = None, n_trials_features: int | None = None,
+        bin_ms: float | None = None,
         search_bin_ms: float | None = None, ms_grid: Sequence[float] | None = None,
         delays_ms: Sequence[float] | None = None, n_folds: int | None = None,
         inner_folds: int | None = None, contrast_gains: Sequence[float] | None = None,
@@ -637,12 +652,15 @@ def run(out: str | Path, models: Sequence[str] | None = None,
     sessions : session indices 0-16 (quick default 7, 10, 12; full: all).
     quick : fast settings (see the module docstring); False = ``--full``.
     seed : seed of spike sampling, CV splits and bootstraps.
-    n_trials : model trials per condition (quick 20, full 40).
+    n_trials : model trials per condition for the property analyses (quick 20, full 40).
+    n_trials_features : model trials averaged into the regression features (quick 8,
+        full 20; the features are posterior-mean rates, so few trials suffice).
     bin_ms : PSTH bin of the reported predictivity (quick 20, full 10; a multiple of 10
         dividing 500).
     search_bin_ms : bin of the time-scale / delay search (default ``max(bin_ms, 20)``).
-    ms_grid, delays_ms : time-scale (ms per model step) and delay grids (default 5, 10,
-        20 ms per step; delays 0-80 ms in steps of 20 (quick) or 10 (full)).
+    ms_grid, delays_ms : time-scale (ms per model step) and delay grids (default 1, 3,
+        10 ms per step quick, 1, 2, 5, 10, 20 full; delays 0-80 ms in steps of 20 (quick)
+        or 10 (full)).
     n_folds : CV folds over conditions (quick 4; full: the number of orientations).
     inner_folds : folds of the nested CV choosing the ridge penalty (quick 3, full 5).
     contrast_gains : candidate factors from screen contrast to model input contrast, fitted
@@ -655,29 +673,27 @@ def run(out: str | Path, models: Sequence[str] | None = None,
         many small ridge eigen-decompositions run several times faster single-threaded;
         None leaves the BLAS default).
     """
-    if blas_threads is None:
-        return _run(out, models, sessions, quick=quick, seed=seed, n_trials=n_trials,
-                    bin_ms=bin_ms, search_bin_ms=search_bin_ms, ms_grid=ms_grid,
-                    delays_ms=delays_ms, n_folds=n_folds, inner_folds=inner_folds,
-                    contrast_gains=contrast_gains, n_bootstrap=n_bootstrap,
-                    response_threshold_hz=response_threshold_hz, patch_size_deg=patch_size_deg,
-                    data_path=data_path, device=device, progress=progress)
+    import contextlib
+
     from threadpoolctl import threadpool_limits
 
     import neurofond.analysis  # noqa: F401  (loads scipy's BLAS before the limit is set)
 
-    with threadpool_limits(limits=int(blas_threads), user_api="blas"):
+    limit = (contextlib.nullcontext() if blas_threads is None
+             else threadpool_limits(limits=int(blas_threads), user_api="blas"))
+    with limit:
         return _run(out, models, sessions, quick=quick, seed=seed, n_trials=n_trials,
-                    bin_ms=bin_ms, search_bin_ms=search_bin_ms, ms_grid=ms_grid,
-                    delays_ms=delays_ms, n_folds=n_folds, inner_folds=inner_folds,
-                    contrast_gains=contrast_gains, n_bootstrap=n_bootstrap,
-                    response_threshold_hz=response_threshold_hz, patch_size_deg=patch_size_deg,
-                    data_path=data_path, device=device, progress=progress)
+                    n_trials_features=n_trials_features, bin_ms=bin_ms,
+                    search_bin_ms=search_bin_ms, ms_grid=ms_grid, delays_ms=delays_ms,
+                    n_folds=n_folds, inner_folds=inner_folds, contrast_gains=contrast_gains,
+                    n_bootstrap=n_bootstrap, response_threshold_hz=response_threshold_hz,
+                    patch_size_deg=patch_size_deg, data_path=data_path, device=device,
+                    progress=progress)
 
 
-def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms, ms_grid,
-         delays_ms, n_folds, inner_folds, contrast_gains, n_bootstrap, response_threshold_hz,
-         patch_size_deg, data_path, device, progress) -> dict[str, Any]:
+def _run(out, models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
+         search_bin_ms, ms_grid, delays_ms, n_folds, inner_folds, contrast_gains, n_bootstrap,
+         response_threshold_hz, patch_size_deg, data_path, device, progress) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     from neurofond.responses import make_responses
@@ -690,6 +706,7 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
     if not sessions:
         raise ValueError("sessions: give at least one session index (0-16)")
     n_trials = int(common.pick(n_trials, quick, 20, 40))
+    n_trials_f = int(common.pick(n_trials_features, quick, 8, 20))
     bin_ms = float(common.pick(bin_ms, quick, 20.0, 10.0))
     search_bin_ms = float(search_bin_ms if search_bin_ms is not None else max(bin_ms, 20.0))
     for name, b in (("bin_ms", bin_ms), ("search_bin_ms", search_bin_ms)):
@@ -697,7 +714,8 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
         span = PREDICTIVITY_WINDOW_MS[1] - PREDICTIVITY_WINDOW_MS[0]
         if f < 1 or not math.isclose(f, round(f)) or not math.isclose(span / b, round(span / b)):
             raise ValueError(f"{name}: expected a multiple of 10 ms dividing 500 ms, got {b:g}")
-    ms_grid_vae = tuple(float(v) for v in (ms_grid if ms_grid is not None else MS_GRID))
+    ms_grid_vae = tuple(float(v) for v in (ms_grid if ms_grid is not None else
+                                           (QUICK_MS_GRID if quick else MS_GRID)))
     gains = tuple(float(v) for v in (contrast_gains if contrast_gains is not None
                                      else CONTRAST_GAINS))
     if not gains or min(gains) <= 0 or max(gains) > 1:
@@ -757,7 +775,7 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
             for s in data:
                 key = tuple(zip(s.orientation.tolist(), s.contrast.tolist()))
                 if key not in sims:
-                    sims[key] = cand.simulate(stimuli(s, gain), steps, n_trials, seed,
+                    sims[key] = cand.simulate(stimuli(s, gain), steps, n_trials_f, seed,
                                               spikes=False)
                 rates[s.index] = sims[key]
             del sims
@@ -794,6 +812,12 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
                           "contrast_gains": list(cand.gains),
                           "label": cand.label, "kind": cand.kind, "family": cand.family,
                           "response_units": cand.units}
+        edge = [name for name, v, grid in (("contrast_gain", g_best, cand.gains),
+                                           ("ms_per_step", m_best, cand.ms_grid),
+                                           ("delay_ms", d_best, delays))
+                if len(grid) > 2 and v in (min(grid), max(grid))]
+        fits[cand.key]["at_grid_edge"] = edge
+        fits[cand.key]["n_grid_points"] = len(cand.gains) * len(cand.ms_grid) * len(delays)
         cand.fit = fits[cand.key]
 
         # 2. predictivity at the chosen time scale and delay (reported bins)
@@ -867,7 +891,8 @@ def _run(out, models, sessions, *, quick, seed, n_trials, bin_ms, search_bin_ms,
                           "lnp_rates_hz": [BASELINE_R0_HZ, BASELINE_RMAX_HZ]},
         },
         "settings": common.provenance(
-            None, quick=quick, seed=seed, n_trials=n_trials, bin_ms=bin_ms,
+            None, quick=quick, seed=seed, n_trials=n_trials, n_trials_features=n_trials_f,
+            bin_ms=bin_ms,
             search_bin_ms=search_bin_ms, ms_grid=list(ms_grid_vae), delays_ms=list(delays),
             contrast_gains=list(gains),
             n_folds=n_folds_q if n_folds_q is not None else "n_orientations",
@@ -1101,7 +1126,10 @@ def main(argv: list[str] | None = None) -> int:
                          f"{BASELINES}; default: shipped models + baselines")
     ap.add_argument("--sessions", nargs="+", type=int, default=None,
                     help=f"session indices 0-16 (default quick {QUICK_SESSIONS}, full all)")
-    ap.add_argument("--trials", type=int, default=None, help="model trials (quick 20, full 40)")
+    ap.add_argument("--trials", type=int, default=None,
+                    help="model trials for the properties (quick 20, full 40)")
+    ap.add_argument("--feature-trials", type=int, default=None,
+                    help="model trials averaged into the regression features (quick 8, full 20)")
     ap.add_argument("--bin-ms", type=float, default=None, help="PSTH bin (quick 20, full 10)")
     ap.add_argument("--ms-grid", type=float, nargs="+", default=None,
                     help=f"ms per model step candidates (default {MS_GRID})")
@@ -1124,7 +1152,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def go():
         res = run(args.out, args.models, args.sessions, quick=not args.full, seed=args.seed,
-                  n_trials=args.trials, bin_ms=args.bin_ms, ms_grid=args.ms_grid,
+                  n_trials=args.trials, n_trials_features=args.feature_trials,
+                  bin_ms=args.bin_ms, ms_grid=args.ms_grid,
                   delays_ms=args.delays, n_folds=args.folds, inner_folds=args.inner_folds,
                   contrast_gains=args.contrast_gains, n_bootstrap=args.bootstrap,
                   response_threshold_hz=args.threshold_hz, data_path=args.data,
