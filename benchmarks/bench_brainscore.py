@@ -32,6 +32,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from neurofond.fond.checkpoint import write_json_atomic  # noqa: E402
+
 
 def _rss_mb() -> float:
     try:
@@ -124,10 +126,9 @@ def main() -> int:
         "rss_before_look_at_mb": rss_before,
         "peak_rss_mb": peak_rss,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / ("bench_brainscore_quick.json" if args.quick else "bench_brainscore.json")
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    name = "bench_brainscore_quick.json" if args.quick else "bench_brainscore.json"
+    path = Path(args.out) / name
+    write_json_atomic(path, result)
     print(json.dumps(result, indent=2))
     print(f"wrote {path}")
     return 0

@@ -27,6 +27,8 @@ from pathlib import Path
 
 import torch
 
+from neurofond.fond.checkpoint import write_json_atomic  # noqa: E402
+
 B, K, D = 1000, 512, 256
 
 
@@ -153,9 +155,8 @@ def main() -> int:
         "training": training_steps([10, 20, 50] if not args.quick else [10],
                                    1 if args.quick else 3, args.checkpoint),
     }
-    Path(args.out).mkdir(parents=True, exist_ok=True)
     path = Path(args.out) / ("bench_fond_quick.json" if args.quick else "bench_fond.json")
-    path.write_text(json.dumps(result, indent=2))
+    write_json_atomic(path, result)
     print(json.dumps(result, indent=2))
     return 0
 

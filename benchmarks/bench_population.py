@@ -33,6 +33,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from neurofond.fond.checkpoint import write_json_atomic  # noqa: E402
+
 
 def _rss_mb() -> float:
     try:
@@ -140,10 +142,9 @@ def main() -> int:
         result["gabor_fit_s"] = time.perf_counter() - t0
         result["gabor_fraction"] = float(frac)
         result["gabor_considered"] = frac.n_considered
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / ("bench_population_quick.json" if args.quick else "bench_population.json")
-    path.write_text(json.dumps(result, indent=2) + "\n")
+    name = "bench_population_quick.json" if args.quick else "bench_population.json"
+    path = Path(args.out) / name
+    write_json_atomic(path, result)
     print(json.dumps(result, indent=2))
     print(f"wrote {path}")
     return 0

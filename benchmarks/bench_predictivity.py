@@ -30,7 +30,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -38,6 +37,8 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+
+from neurofond.fond.checkpoint import write_json_atomic  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -211,10 +212,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.out
     if out.suffix != ".json":
         out = out / ("bench_predictivity_quick.json" if args.quick else "bench_predictivity.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, out)
+    write_json_atomic(out, result)
     print(f"wrote {out}")
     return result
 

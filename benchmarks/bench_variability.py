@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -31,6 +30,8 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+
+from neurofond.fond.checkpoint import write_json_atomic  # noqa: E402
 
 
 def make_counts(n_neurons: int, n_trials: int, n_bins: int, bin_ms: float, seed: int):
@@ -199,10 +200,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{result['speed_ratio']['including_spiketrain_construction']:.0f}x "
         "(including SpikeTrain construction)"
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(args.out.name + ".tmp")
-    tmp.write_text(json.dumps(result, indent=2))
-    os.replace(tmp, args.out)
+    write_json_atomic(args.out, result)
     print(f"wrote {args.out}")
     return result
 

@@ -162,23 +162,26 @@ def gabor_element(patch_size: int | tuple[int, int], *, theta: float, frequency:
     return _gabor(params, x.ravel(), y.ravel()).reshape(h, w)
 
 
-def _gabor(p: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    a, x0, y0, sx, sy, th, f, ph, c = p
+def _gabor_frame(p: np.ndarray, x: np.ndarray, y: np.ndarray):
+    """Rotated coordinates (x', y') about the centre and the Gaussian envelope."""
+    _, x0, y0, sx, sy, th = p[:6]
     ct, st = math.cos(th), math.sin(th)
     dx, dy = x - x0, y - y0
     xr_ = dx * ct + dy * st
     yr_ = -dx * st + dy * ct
     env = np.exp(-0.5 * (xr_ * xr_ / (sx * sx) + yr_ * yr_ / (sy * sy)))
+    return ct, st, dx, dy, xr_, yr_, env
+
+
+def _gabor(p: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    a, f, ph, c = p[0], p[6], p[7], p[8]
+    *_, xr_, _, env = _gabor_frame(p, x, y)
     return a * env * np.cos(2 * math.pi * f * xr_ + ph) + c
 
 
 def _gabor_jac(p: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    a, x0, y0, sx, sy, th, f, ph, c = p
-    ct, st = math.cos(th), math.sin(th)
-    dx, dy = x - x0, y - y0
-    xr_ = dx * ct + dy * st
-    yr_ = -dx * st + dy * ct
-    env = np.exp(-0.5 * (xr_ * xr_ / (sx * sx) + yr_ * yr_ / (sy * sy)))
+    a, sx, sy, f, ph = p[0], p[3], p[4], p[6], p[7]
+    ct, st, _, _, xr_, yr_, env = _gabor_frame(p, x, y)
     arg = 2 * math.pi * f * xr_ + ph
     cos_, sin_ = np.cos(arg), np.sin(arg)
     ec, es = env * cos_, env * sin_
