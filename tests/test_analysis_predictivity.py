@@ -24,6 +24,7 @@ from neurofond.analysis import (
     cross_validated_predictivity,
     fev,
     feve,
+    pearson_r,
     spearman_brown,
     split_half_reliability,
 )
@@ -177,6 +178,39 @@ def test_ridge_equals_sklearn_at_fixed_alpha(shape):
     zero = RidgePredictor(alphas=[0.0]).fit(X, Y)
     Xc, Yc = X - X.mean(0), Y - Y.mean(0)
     np.testing.assert_allclose(zero.coef_.T, np.linalg.lstsq(Xc, Yc, rcond=None)[0], atol=1e-7)
+
+
+@pytest.mark.parametrize("alphas", [[2.0], [0.0], None])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_ridge_gram_path_equals_feature_path(alphas, fit_intercept):
+    """Kernel ridge on one Gram matrix of all samples == refitting the features per split."""
+    from neurofond.analysis.ridge_solvers import GramDesign
+
+    rng = np.random.default_rng(11)
+    n_cond, p, q = 40, 120, 6
+    groups_all = np.repeat(np.arange(n_cond), 2)  # two repeats per condition
+    X = rng.normal(size=(2 * n_cond, p)) + 0.5  # non-zero mean: the intercept matters
+    Y = X[:, :5] @ rng.normal(size=(5, q)) + rng.normal(size=(2 * n_cond, q)) + 3.0
+    design = GramDesign.from_features(X, fit_intercept)
+    for train_c, test_c in condition_splits(n_cond, 4, test_size=0.25, seed=1):
+        train = np.flatnonzero(np.isin(groups_all, train_c))
+        test = np.flatnonzero(np.isin(groups_all, test_c))
+        params = dict(alphas=alphas, inner_folds=3, fit_intercept=fit_intercept)
+        ref = RidgePredictor(**params).fit(X[train], Y[train], groups=groups_all[train])
+        est = RidgePredictor(**params)
+        pred = est._fit_predict_gram(design, Y, train, test, groups_all[train])
+        np.testing.assert_array_equal(est.alpha_, ref.alpha_)
+        np.testing.assert_allclose(pred, ref.predict(X[test]), rtol=1e-7, atol=1e-7)
+    # and through the public entry point (which takes the Gram path since p > n)
+    ds = cross_validated_predictivity(X, Y, groups_all, model=RidgePredictor(alphas=alphas,
+                                      inner_folds=3, fit_intercept=fit_intercept), n_splits=4)
+    manual = []
+    for train_c, test_c in condition_splits(n_cond, 4, test_size=0.1, seed=1):
+        tr, te = np.isin(groups_all, train_c), np.isin(groups_all, test_c)
+        m = RidgePredictor(alphas=alphas, inner_folds=3, fit_intercept=fit_intercept)
+        pred = m.fit(X[tr], Y[tr], groups=groups_all[tr]).predict(X[te])
+        manual.append(pearson_r(Y[te], pred))
+    np.testing.assert_allclose(ds.pearson_r.values, np.array(manual), atol=1e-7)
 
 
 def test_ridge_nested_cv_chooses_penalties():
@@ -467,10 +501,12 @@ def _raw_by_neuron(score, n):
     return raw.transpose("split", "neuroid").values[:, [ids.index(f"n{j:03d}") for j in range(n)]]
 
 
-@pytest.mark.parametrize("name", ["pls", "ridge"])
-def test_regression_matches_brainscore_metric(brainscore, name):
+@pytest.mark.parametrize(
+    "name, n_features", [("pls", 50), ("ridge", 50), ("ridge", 300)]  # 300: Gram path
+)
+def test_regression_matches_brainscore_metric(brainscore, name, n_features):
     bs, NeuroidAssembly = brainscore
-    X, Y, _ = _linear_data(200, 50, 30, noise=5.0, seed=0)  # 200 stimuli, 50 features, 30 units
+    X, Y, _ = _linear_data(200, n_features, 30, noise=5.0, seed=0)  # 200 stimuli, 30 units
     stim = np.arange(200)
     metric = bs.load_metric(name, crossvalidation_kwargs=dict(stratification_coord=None))
     with warnings.catch_warnings():

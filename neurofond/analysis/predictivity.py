@@ -52,6 +52,7 @@ import numpy as np
 import scipy.linalg
 import xarray as xr
 
+from neurofond.analysis.ridge_solvers import FeatureDesign, GramDesign
 from neurofond.analysis.tuning import (
     _check_responses,
     _coords_on,
@@ -473,55 +474,6 @@ def _check_xy(X: Any, Y: Any) -> tuple[np.ndarray, np.ndarray, bool]:
     return X, Y, one_d
 
 
-def _ridge_factors(
-    Xtr: np.ndarray, Ytr: np.ndarray, fit_intercept: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, bool]:
-    """Eigen-decomposition of the smaller Gram matrix of the (centred) training design.
-
-    Returns ``(xm, ym, E, s2, Z, dual)`` such that for every penalty ``alpha``
-    ``coef(alpha) = B diag(1 / (s2 + alpha)) Z`` with ``B = E`` (primal, ``p <= n``, E the
-    eigenvectors of ``Xc' Xc``) or ``B = Xc' E`` (dual, ``n < p``, E those of ``Xc Xc'``).
-    Directions with eigenvalue below ``max(s2) * max(n, p) * eps`` are dropped (they carry
-    no signal; alpha -> 0 gives the minimum-norm least-squares solution).
-    """
-    n, p = Xtr.shape
-    xm = Xtr.mean(axis=0) if fit_intercept else np.zeros(p)
-    ym = Ytr.mean(axis=0) if fit_intercept else np.zeros(Ytr.shape[1])
-    Xc = Xtr - xm
-    Yc = Ytr - ym
-    dual = n < p
-    gram = Xc @ Xc.T if dual else Xc.T @ Xc
-    s2, E = scipy.linalg.eigh(gram, check_finite=False, overwrite_a=True, driver="evd")
-    keep = s2 > max(float(s2.max()), 0.0) * max(n, p) * _EPS
-    s2, E = s2[keep], E[:, keep]
-    Z = E.T @ Yc if dual else E.T @ (Xc.T @ Yc)
-    return xm, ym, (Xc.T @ E if dual else E), s2, Z, dual
-
-
-def _ridge_direct(
-    X: np.ndarray, Y: np.ndarray, alpha: float, fit_intercept: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-    """Ridge coefficients (p, q) for one penalty > 0 by a Cholesky solve (primal or dual).
-
-    Returns ``coef=None`` when the regularised Gram matrix is not numerically positive
-    definite (the caller then uses the eigen-decomposition).
-    """
-    n, p = X.shape
-    xm = X.mean(axis=0) if fit_intercept else np.zeros(p)
-    ym = Y.mean(axis=0) if fit_intercept else np.zeros(Y.shape[1])
-    Xc = X - xm
-    Yc = Y - ym
-    gram = Xc @ Xc.T if n < p else Xc.T @ Xc
-    gram[np.diag_indices_from(gram)] += alpha
-    rhs = Yc if n < p else Xc.T @ Yc
-    try:
-        c, low = scipy.linalg.cho_factor(gram, overwrite_a=True, check_finite=False)
-    except np.linalg.LinAlgError:
-        return xm, ym, None
-    sol = scipy.linalg.cho_solve((c, low), rhs, check_finite=False)
-    return xm, ym, (Xc.T @ sol if n < p else sol)
-
-
 class RidgePredictor(_Predictor):
     """Ridge regression with the penalty chosen by nested cross-validation over conditions.
 
@@ -615,46 +567,19 @@ class RidgePredictor(_Predictor):
         sample is its own condition).
         """
         X, Y, one_d = _check_xy(X, Y)
-        alphas = self._alphas()
-        seed = _check_seed(self.seed)
-        n, q = Y.shape
-        if alphas.size > 1:
-            folds = _check_int(self.inner_folds, "inner_folds", 2)
-            codes, labels = _condition_codes(groups, n, "groups")
-            if labels.size < folds:
-                raise ValueError(
-                    f"inner_folds: {folds} folds but only {labels.size} conditions in the "
-                    "training data"
-                )
-            sse = np.zeros((alphas.size, q))
-            for train_c, _ in condition_splits(labels.size, folds, seed=seed, kfold=True):
-                tr = np.isin(codes, train_c)
-                xm, ym, B, s2, Z, _ = _ridge_factors(X[tr], Y[tr], self.fit_intercept)
-                A = (X[~tr] - xm) @ B
-                R = Y[~tr] - ym
-                for k, alpha in enumerate(alphas):
-                    with np.errstate(divide="ignore"):
-                        d = 1.0 / (s2 + alpha)
-                    sse[k] += (((A * d) @ Z - R) ** 2).sum(axis=0)
-            self.cv_mse_ = sse / n
-            if self.alpha_per_target:
-                best = np.argmin(sse, axis=0)
-            else:
-                best = np.full(q, int(np.argmin(sse.sum(axis=1))))
-        else:
-            best = np.zeros(q, dtype=int)
-            if hasattr(self, "cv_mse_"):
-                del self.cv_mse_
-        self.alpha_ = alphas[best]
+        design = FeatureDesign(X, self.fit_intercept)
+        self.alpha_ = self._select_alphas(design, Y, groups)
+        everything = np.arange(X.shape[0])
         unique = np.unique(self.alpha_)
         coef = None
         if unique.size == 1 and unique[0] > 0:
-            xm, ym, coef = _ridge_direct(X, Y, float(unique[0]), self.fit_intercept)
+            xm, ym, coef = design.direct(Y, everything, float(unique[0]))
         if coef is None:
-            xm, ym, B, s2, Z, _ = _ridge_factors(X, Y, self.fit_intercept)
+            f = design.factors(Y, everything)
+            xm, ym = f.xm, f.ym
             with np.errstate(divide="ignore"):
-                scale = 1.0 / (s2[:, None] + self.alpha_[None, :])
-            coef = B @ (Z * scale)  # (p, q)
+                scale = 1.0 / (f.s2[:, None] + self.alpha_[None, :])
+            coef = f.basis @ (f.Z * scale)  # (p, q)
         self.coef_ = coef.T
         self.intercept_ = ym - xm @ coef
         self.n_features_in_ = X.shape[1]
@@ -665,6 +590,65 @@ class RidgePredictor(_Predictor):
         """Predicted responses, shape (n_samples, n_neurons)."""
         X = self._check_X(X)
         return self._shape_output(X @ self.coef_.T + self.intercept_)
+
+    def _select_alphas(
+        self,
+        design: FeatureDesign | GramDesign,
+        Y: np.ndarray,
+        groups: Any,
+        rows: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Penalty per neuron by nested K-fold CV over the conditions of ``rows``."""
+        alphas = self._alphas()
+        seed = _check_seed(self.seed)
+        rows = np.arange(Y.shape[0]) if rows is None else rows
+        q = Y.shape[1]
+        if alphas.size == 1:
+            if hasattr(self, "cv_mse_"):
+                del self.cv_mse_
+            return np.full(q, alphas[0])
+        folds = _check_int(self.inner_folds, "inner_folds", 2)
+        codes, labels = _condition_codes(groups, rows.size, "groups")
+        if labels.size < folds:
+            raise ValueError(
+                f"inner_folds: {folds} folds but only {labels.size} conditions in the "
+                "training data"
+            )
+        sse = np.zeros((alphas.size, q))
+        for train_c, _ in condition_splits(labels.size, folds, seed=seed, kfold=True):
+            inner = np.isin(codes, train_c)
+            f = design.factors(Y, rows[inner])
+            A = f.project(rows[~inner])
+            R = Y[rows[~inner]] - f.ym
+            for k, alpha in enumerate(alphas):
+                with np.errstate(divide="ignore"):
+                    d = 1.0 / (f.s2 + alpha)
+                sse[k] += (((A * d) @ f.Z - R) ** 2).sum(axis=0)
+        self.cv_mse_ = sse / rows.size
+        if self.alpha_per_target:
+            return alphas[np.argmin(sse, axis=0)]
+        return np.full(q, alphas[int(np.argmin(sse.sum(axis=1)))])
+
+    def _fit_predict_gram(
+        self, design: GramDesign, Y: np.ndarray, train: np.ndarray, test: np.ndarray,
+        groups: Any,
+    ) -> np.ndarray:
+        """Fit on rows ``train`` of a precomputed Gram design and predict rows ``test``.
+
+        The same estimate as ``fit(X[train], Y[train], groups).predict(X[test])`` without
+        forming a Gram matrix per fit (used by :func:`cross_validated_predictivity` when
+        features outnumber samples). Sets ``alpha_`` only (no ``coef_``).
+        """
+        self.alpha_ = self._select_alphas(design, Y, groups, rows=train)
+        unique = np.unique(self.alpha_)
+        if unique.size == 1 and unique[0] > 0:
+            pred = design.direct_predict(Y, train, float(unique[0]), test)
+            if pred is not None:
+                return pred
+        f = design.factors(Y, train)
+        with np.errstate(divide="ignore"):
+            scale = 1.0 / (f.s2[:, None] + self.alpha_[None, :])
+        return f.ym + f.project(test) @ (f.Z * scale)
 
 
 def _power_weights(
@@ -1218,16 +1202,27 @@ def cross_validated_predictivity(
     alpha = np.full((S, q), np.nan)
     test_mask = np.zeros((S, n_cond), dtype=bool)
     pass_groups = _fit_accepts_groups(estimator)
+    # Many features, few samples: one Gram matrix of all samples serves every split and
+    # inner fold (kernel ridge; same estimates, see neurofond.analysis.ridge_solvers).
+    gram = None
+    if type(estimator) is RidgePredictor and X.shape[1] > X.shape[0]:
+        gram = GramDesign.from_features(X, estimator.fit_intercept)
     for s, (train_c, test_c) in enumerate(splits):
         train = np.isin(codes, train_c)
         test = np.isin(codes, test_c)
         test_mask[s, test_c] = True
         est = _fresh(estimator)
-        if pass_groups:
-            est.fit(X[train], Y[train], groups=codes[train])
+        if gram is not None:
+            pred = est._fit_predict_gram(
+                gram, Y, np.flatnonzero(train), np.flatnonzero(test), codes[train]
+            )
         else:
-            est.fit(X[train], Y[train])
-        pred = np.asarray(est.predict(X[test]), dtype=np.float64).reshape(-1, q)
+            if pass_groups:
+                est.fit(X[train], Y[train], groups=codes[train])
+            else:
+                est.fit(X[train], Y[train])
+            pred = np.asarray(est.predict(X[test]), dtype=np.float64)
+        pred = pred.reshape(-1, q)
         y_test = Y[test]
         if average_test_repeats:
             tc = codes[test]
