@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import numpy as np
 
 def main() -> int:
     from neurofond.fond import evaluate, load_checkpoint
+    from neurofond.fond.checkpoint import write_json_atomic
     from neurofond.fond.data import heldout_patches
 
     ap = argparse.ArgumentParser()
@@ -52,7 +52,7 @@ def main() -> int:
             print(f"{name:32s} {set_name:15s} r2 {s['r2']:.3f} pooled {s['r2_pooled']:.3f} "
                   f"map {s['r2_map']:.3f} zeros {s['zeros']:.3f} conv {s['convergence_step']} "
                   f"dist {s['distance']:.3f}", flush=True)
-    Path(args.out).write_text(json.dumps(results))
+    write_json_atomic(Path(args.out), results)
     return 0
 
 
