@@ -141,9 +141,11 @@ def figure(traces: dict[str, dict[str, np.ndarray]], results: dict[str, Any], pa
     """Three log-x panels: R^2, proportion of zeros, du_norm; dotted line = convergence."""
     plt = common.pyplot()
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
+    spare = iter(c for c in ("C1", "C4", "C5", "C6", "C7", "C8", "C9")
+                 if c not in common.COLORS.values())
     for key, tr in traces.items():
         steps = np.arange(1, len(tr["r2"]) + 1)
-        color = common.COLORS.get(key)
+        color = common.COLORS.get(key) or next(spare, None)  # extra models: unused colours
         conv = results[key]["convergence_step"]
         label = f"{results[key]['model']} ({key})"
         for ax, name in zip(axes, ("r2", "zeros", "du_norm")):
