@@ -1,7 +1,8 @@
 """FOND inference and training speed, measured as ratios against baselines in one run.
 
 Evaluation-mode inference (B=1000 patches, K=512, D=256):
-  - neurofond: ``run_inference(record=False)`` (inversion Poisson sampler, fused update);
+  - neurofond: ``run_inference(record=False)`` (``IterativeVAE.step`` reusing the residual,
+    ``torch.poisson`` spikes);
   - baseline: a straightforward per-step loop that recomputes ``Phi^T (x - Phi z)`` and
     samples with ``torch.poisson``;
   - roofline: the dense-matmul rate of this machine (a 4096^3 sgemm). One step costs two
