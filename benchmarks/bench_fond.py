@@ -97,12 +97,15 @@ def sgemm_gflops() -> float:
     return 5 * 2 * 4096**3 / (time.perf_counter() - t0) / 1e9
 
 
-def training_steps(candidates: list[int], repeats: int, checkpoint: str | None) -> list[dict]:
+def training_steps(candidates: list[int], repeats: int, checkpoint: str | None,
+                   threads: int = 1) -> list[dict]:
     import neurofond.fond.model as model_mod
     from neurofond.fond.sampling import relaxed_poisson, relaxed_poisson_literal
     from neurofond.fond.training import configure_cpu
 
     configure_cpu()
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
     model = _model(checkpoint).train()
     x = torch.randn(200, D, generator=torch.Generator().manual_seed(0))
     rows = []
@@ -120,6 +123,7 @@ def training_steps(candidates: list[int], repeats: int, checkpoint: str | None) 
                 times.append(time.perf_counter() - t0)
             rows.append({"sampler": name, "n_candidates": n, "step_s": min(times[1:])})
         model_mod.relaxed_poisson = relaxed_poisson
+    torch.set_num_threads(previous)
     return rows
 
 
@@ -130,6 +134,9 @@ def main() -> int:
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=None)
+    ap.add_argument("--training-threads", type=int, default=1,
+                    help="torch threads for the training steps (1: fastest on 2 cores, where "
+                         "the step's many small ops lose more to thread sync than they gain)")
     args = ap.parse_args()
     steps = args.steps or (20 if args.quick else 200)
     if args.child:
@@ -154,7 +161,9 @@ def main() -> int:
         "roofline_patch_steps_per_s": gflops * 1e9 / flop_per_patch_step,
         "roofline_fraction": ours * flop_per_patch_step / (gflops * 1e9),
         "training": training_steps([10, 20, 50] if not args.quick else [10],
-                                   1 if args.quick else 3, args.checkpoint),
+                                   1 if args.quick else 3, args.checkpoint,
+                                   args.training_threads),
+        "training_threads": args.training_threads,
     }
     path = Path(args.out) / ("bench_fond_quick.json" if args.quick else "bench_fond.json")
     write_json_atomic(path, result)

@@ -111,3 +111,15 @@ def test_rates_where_a_float32_inversion_cdf_would_stall():
     for rate in (3.0, 4.0, 5.0, 11.9):
         z = poisson_spikes(torch.full((3_000_000,), rate), gen)
         assert z.max() < 60 and abs(z.mean().item() - rate) < 0.01
+
+
+def test_unit_arrivals_are_a_unit_rate_poisson_process():
+    """Intervals between arrivals are Exponential(1) (KS test), arrivals increase."""
+    from neurofond.fond.sampling import _unit_arrivals
+
+    gen = torch.Generator().manual_seed(3)
+    arrivals = _unit_arrivals((20_000,), 5, gen, torch.float32, torch.device("cpu"))
+    intervals = torch.diff(arrivals, dim=-1, prepend=torch.zeros(20_000, 1)).numpy().ravel()
+    assert intervals.min() >= 0
+    assert stats.kstest(intervals, "expon").pvalue > 1e-3
+    assert abs(intervals.mean() - 1.0) < 0.02
