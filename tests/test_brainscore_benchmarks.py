@@ -21,6 +21,7 @@ from brainscore_vision.benchmark_helpers.neural_common import NeuralBenchmark  #
 from neurofond.brainscore import IterativeVAEBrainModel  # noqa: E402
 from neurofond.brainscore._testing import (  # noqa: E402
     grating_stimuli,
+    has_coord,
     random_gabor_checkpoint,
     synthetic_v1_responses,
 )
@@ -34,14 +35,6 @@ from neurofond.brainscore.benchmarks import (  # noqa: E402
 from neurofond.brainscore.stimuli import stimulus_set_from_stimuli  # noqa: E402
 
 ECKER_FILE = Path("ecker2010_v1_gratings") / "data_v1_binned_static.mat"
-
-
-def _has(assembly, name):
-    try:
-        assembly[name]
-    except KeyError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +65,7 @@ def test_neural_benchmark_on_synthetic_responses(checkpoints, tmp_path):
     assert isinstance(bench, NeuralBenchmark)
     rep = bench.assembly_repetition
     assert rep.dims == ("presentation", "neuroid") and rep.shape == (24 * 8, 10)
-    assert _has(rep, "repetition") and _has(rep, "stimulus_id") and _has(rep, "region")
+    assert all(has_coord(rep, c) for c in ("repetition", "stimulus_id", "region"))
     assert int(rep["time_bin_start"].values) == 50 and int(rep["time_bin_end"].values) == 300
     assert bench.assembly.shape == (24, 10)
     ceiling = bench.ceiling
@@ -104,9 +97,9 @@ def test_ecker2010_assembly_layout(ecker_path):
     asm = ecker2010_assembly(ecker_path)
     assert asm.dims == ("presentation", "neuroid")
     for name in ("stimulus_id", "orientation", "contrast", "repetition"):
-        assert _has(asm, name), name
+        assert has_coord(asm, name), name
     for name in ("neuroid_id", "region", "session"):
-        assert _has(asm, name), name
+        assert has_coord(asm, name), name
     assert int(asm["time_bin_start"].values) == 50 and int(asm["time_bin_end"].values) == 500
     assert np.unique(asm["stimulus_id"].values).size == 16
     assert set(np.round(asm["contrast"].values, 6)) == {0.2, 0.5}

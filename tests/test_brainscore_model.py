@@ -20,18 +20,13 @@ import neurofond.brainscore as nb
 brainscore_vision = pytest.importorskip("brainscore_vision")
 
 from neurofond.brainscore import IterativeVAEBrainModel, UnsupportedRequest  # noqa: E402
-from neurofond.brainscore._testing import grating_stimuli, random_gabor_checkpoint  # noqa: E402
+from neurofond.brainscore._testing import (  # noqa: E402
+    grating_stimuli,
+    has_coord,
+    random_gabor_checkpoint,
+)
 from neurofond.brainscore.model import average_trials, normalize_time_bins  # noqa: E402
 from neurofond.brainscore.stimuli import stimulus_set_from_stimuli  # noqa: E402
-
-
-def _has_coord(assembly, name: str) -> bool:
-    """Coordinate or MultiIndex level (xarray 2022.3 hides levels from ``.coords``)."""
-    try:
-        assembly[name]
-    except KeyError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +118,7 @@ def test_look_at_bins_statistics_and_coords(checkpoint, stimulus_set):
     assert a_rate.attrs["units"] == "spikes/s" and a_sum.attrs["units"] == "spikes per bin"
     # every StimulusSet column on presentation, stimulus-major repetitions
     for col in stimulus_set.columns:
-        assert _has_coord(a_rate, col), col
+        assert has_coord(a_rate, col), col
     np.testing.assert_array_equal(a_rate["repetition"].values, np.tile([0, 1], 4))
     assert list(a_rate["stimulus_id"].values[:2]) == [stimulus_set["stimulus_id"][0]] * 2
     np.testing.assert_allclose(sorted(set(a_rate["x_deg"].values)), [-0.5, 0.5])
@@ -153,7 +148,7 @@ def test_average_trials_matches_average_mode(checkpoint, stimulus_set):
     mean = average_trials(a_sep)
     np.testing.assert_allclose(mean.values, a_avg.values, rtol=1e-5, atol=1e-4)
     assert list(mean["stimulus_id"].values) == list(stimulus_set["stimulus_id"].values)
-    assert not _has_coord(mean, "repetition")
+    assert not has_coord(mean, "repetition")
     again = avg.look_at(stimulus_set, number_of_trials=3, require_variance=True)
     assert again.sizes["presentation"] == 3 * len(stimulus_set)
 
@@ -196,7 +191,7 @@ def test_exported_plugin_loads_and_looks(installed_plugin, stimulus_set, tmp_pat
     assert asm.shape == (3 * len(stimulus_set), 128, 1)
     for coord in ("stimulus_id", "repetition", "orientation", "neuroid_id", "region",
                   "time_bin_start", "time_bin_end"):
-        assert _has_coord(asm, coord), coord
+        assert has_coord(asm, coord), coord
     assert int(asm["time_bin_start"].values[0]) == 70 and int(asm["time_bin_end"].values[0]) == 170
     assert len(set(asm["neuroid_id"].values)) == 128
     trials = asm.values[:, :, 0].reshape(len(stimulus_set), 3, 128)

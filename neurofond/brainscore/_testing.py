@@ -10,7 +10,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["grating_stimuli", "random_gabor_checkpoint", "synthetic_v1_responses"]
+__all__ = ["grating_stimuli", "has_coord", "random_gabor_checkpoint", "synthetic_v1_responses"]
+
+
+def has_coord(assembly: Any, name: str) -> bool:
+    """Coordinate or MultiIndex level (xarray 2022.3 hides levels from ``.coords``)."""
+    try:
+        assembly[name]
+    except KeyError:
+        return False
+    return True
 
 
 def random_gabor_checkpoint(path: str | Path, *, family: str = "poisson", k: int = 32,
