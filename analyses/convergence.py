@@ -52,8 +52,6 @@ PAPER = {
     "igvae": {"r2_final": 0.874, "zeros_final": 0.0, "convergence_step": 53,
               "r2_t16": 0.850, "zeros_t16": 0.0},
 }
-# other checkpoints of a family are compared with that family's paper values
-_FAMILY_KEY = {"poisson": "ipvae", "gaussian": "igvae", "gaussian_relu": "igrelu"}
 
 
 def heldout(prep: Any, n: int, seed: int) -> np.ndarray:
@@ -121,7 +119,8 @@ def run(out: str | Path, checkpoints: list[str] | None = None, *, n_patches: int
             "r2_t16": float(tr["r2"][t16]),
             "zeros_t16": float(tr["zeros"][t16]),
             "distance_to_ideal": float(res.summary["distance"]),
-            "paper": PAPER.get(ck.key) or PAPER.get(_FAMILY_KEY.get(ck.family, ""), {}),
+            # any checkpoint is compared with its family's paper values
+            "paper": PAPER.get(common.FAMILY_KEYS.get(ck.family, ck.key), {}),
             **common.provenance(ck, n_patches=n_patches, steps=steps, seed=seed,
                                 patches=f"held-out images of {prep.source!r}"),
         }
