@@ -47,6 +47,7 @@ def main() -> int:
     from neurofond.fond.checkpoint import write_json_atomic
 
     args.out.mkdir(parents=True, exist_ok=True)
+    heldout_images = list(np.load(args.data)[[int(i) for i in args.validation_images]])
     rows = []
     for beta in args.betas:
         name = f"ip-ol-b{beta:g}"
@@ -61,8 +62,7 @@ def main() -> int:
                 cmd.append("--no-whiten")
             subprocess.run(cmd, check=True)
         model, prep, summary = load_checkpoint(ckpt)
-        images = np.load(args.data)[[int(i) for i in args.validation_images]]
-        patches = prep.patches(list(images), args.n_patches, seed=0)
+        patches = prep.patches(heldout_images, args.n_patches, seed=0)
         res = evaluate(model, patches, args.steps, seed=0)
         tr, s = res.traces, res.summary
         rows.append({"beta": beta, "train_steps": summary.get("steps"),
