@@ -569,17 +569,14 @@ class RidgePredictor(_Predictor):
         X, Y, one_d = _check_xy(X, Y)
         design = FeatureDesign(X, self.fit_intercept)
         self.alpha_ = self._select_alphas(design, Y, groups)
-        everything = np.arange(X.shape[0])
         unique = np.unique(self.alpha_)
         coef = None
         if unique.size == 1 and unique[0] > 0:
-            xm, ym, coef = design.direct(Y, everything, float(unique[0]))
+            xm, ym, coef = design.direct(Y, None, float(unique[0]))
         if coef is None:
-            f = design.factors(Y, everything)
+            f = design.factors(Y, None)
             xm, ym = f.xm, f.ym
-            with np.errstate(divide="ignore"):
-                scale = 1.0 / (f.s2[:, None] + self.alpha_[None, :])
-            coef = f.basis @ (f.Z * scale)  # (p, q)
+            coef = f.basis @ f.weights(self.alpha_)  # (p, q)
         self.coef_ = coef.T
         self.intercept_ = ym - xm @ coef
         self.n_features_in_ = X.shape[1]
@@ -646,9 +643,7 @@ class RidgePredictor(_Predictor):
             if pred is not None:
                 return pred
         f = design.factors(Y, train)
-        with np.errstate(divide="ignore"):
-            scale = 1.0 / (f.s2[:, None] + self.alpha_[None, :])
-        return f.ym + f.project(test) @ (f.Z * scale)
+        return f.ym + f.project(test) @ f.weights(self.alpha_)
 
 
 def _power_weights(

@@ -56,6 +56,12 @@ class EigenFactors:
     basis: np.ndarray | None = None  # feature-space basis B (FeatureDesign): coef = B d Z
     xm: np.ndarray | None = None
 
+    def weights(self, alphas: np.ndarray) -> np.ndarray:
+        """``Z / (s2 + alpha_j)`` per target ``j`` (k, q): ``project(v) @ weights`` predicts
+        (minus ``ym``), ``basis @ weights`` is the coefficient matrix."""
+        with np.errstate(divide="ignore"):
+            return self.Z * (1.0 / (self.s2[:, None] + alphas[None, :]))
+
 
 def _eigh_kept(gram: np.ndarray, n: int, p: int) -> tuple[np.ndarray, np.ndarray]:
     """Eigenpairs of a PSD Gram matrix above ``max(s2) * max(n, p) * eps`` (the rest carry
@@ -83,15 +89,17 @@ class FeatureDesign:
         self.fit_intercept = fit_intercept
         self.n_features = X.shape[1]
 
-    def _centre(self, Y: np.ndarray, tr: np.ndarray):
-        Xtr, Ytr = self.X[tr], Y[tr]
+    def _centre(self, Y: np.ndarray, tr: np.ndarray | None):
+        """Centred training rows; ``tr=None`` takes all rows without copying ``X`` first."""
+        Xtr, Ytr = (self.X, Y) if tr is None else (self.X[tr], Y[tr])
         p = Xtr.shape[1]
         xm = Xtr.mean(axis=0) if self.fit_intercept else np.zeros(p)
         ym = Ytr.mean(axis=0) if self.fit_intercept else np.zeros(Ytr.shape[1])
         return xm, ym, Xtr - xm, Ytr - ym
 
-    def factors(self, Y: np.ndarray, tr: np.ndarray) -> EigenFactors:
-        """Eigen-decomposition of the smaller Gram matrix of the centred training rows."""
+    def factors(self, Y: np.ndarray, tr: np.ndarray | None) -> EigenFactors:
+        """Eigen-decomposition of the smaller Gram matrix of the centred training rows
+        (``tr=None``: all rows)."""
         xm, ym, Xc, Yc = self._centre(Y, tr)
         n, p = Xc.shape
         dual = n < p
@@ -100,8 +108,9 @@ class FeatureDesign:
         B = Xc.T @ E if dual else E
         return EigenFactors(ym, s2, Z, lambda rows: (self.X[rows] - xm) @ B, basis=B, xm=xm)
 
-    def direct(self, Y: np.ndarray, tr: np.ndarray, alpha: float):
-        """``(xm, ym, coef)`` for one penalty > 0 by Cholesky (coef None if not PD)."""
+    def direct(self, Y: np.ndarray, tr: np.ndarray | None, alpha: float):
+        """``(xm, ym, coef)`` for one penalty > 0 by Cholesky (coef None if not PD;
+        ``tr=None``: all rows)."""
         xm, ym, Xc, Yc = self._centre(Y, tr)
         n, p = Xc.shape
         if n < p:
@@ -134,7 +143,9 @@ class GramDesign:
     def _centring(self, tr: np.ndarray) -> tuple[np.ndarray, float]:
         if not self.fit_intercept:
             return np.zeros(self.K.shape[0]), 0.0
-        a = self.K[:, tr].mean(axis=1)  # a_i = x_i . m
+        w = np.zeros(self.K.shape[1])
+        w[tr] = 1.0 / tr.size
+        a = self.K @ w  # a_i = x_i . m, without copying the (n, n_train) block
         return a, float(a[tr].mean())  # c = m . m
 
     def _block(self, rows: np.ndarray, tr: np.ndarray, a: np.ndarray, c: float) -> np.ndarray:
