@@ -123,3 +123,28 @@ def test_unit_arrivals_are_a_unit_rate_poisson_process():
     assert intervals.min() >= 0
     assert stats.kstest(intervals, "expon").pvalue > 1e-3
     assert abs(intervals.mean() - 1.0) < 0.02
+
+
+def test_block_parallel_poisson_is_independent_of_thread_count():
+    """Large CPU tensors are sampled in seeded blocks: same generator -> same counts at 1 or 2
+    threads, the blocks draw different streams, and each block is Poisson."""
+    from neurofond.fond.sampling import POISSON_BLOCKS, POISSON_PARALLEL_MIN
+
+    n = 2 * POISSON_PARALLEL_MIN
+    rate = torch.full((n,), 0.7)
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = poisson_spikes(rate, torch.Generator().manual_seed(9))
+        torch.set_num_threads(2)
+        two = poisson_spikes(rate, torch.Generator().manual_seed(9))
+    finally:
+        torch.set_num_threads(previous)
+    assert torch.equal(one, two)
+    blocks = one.chunk(POISSON_BLOCKS)
+    assert not torch.equal(blocks[0], blocks[1])
+    for blk in blocks:
+        assert abs(blk.mean().item() - 0.7) < 5 * math.sqrt(0.7 / blk.numel())
+    # a 2-D tensor is split on its flattened order and keeps its shape
+    z2 = poisson_spikes(rate.reshape(512, -1), torch.Generator().manual_seed(9))
+    assert z2.shape == (512, n // 512) and torch.equal(z2.reshape(-1), one)

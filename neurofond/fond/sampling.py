@@ -1,7 +1,8 @@
 """Poisson spike samplers: exact integer samples and a differentiable relaxation.
 
 Hard samples
-    :func:`poisson_spikes` draws exact Poisson counts (:func:`torch.poisson`).
+    :func:`poisson_spikes` draws exact Poisson counts (:func:`torch.poisson`; large
+    CPU tensors in two seeded blocks sampled on two threads).
 
 Relaxed samples (training)
     A Poisson count with rate ``r`` over unit time is the number of arrivals of
@@ -27,6 +28,7 @@ Relaxed samples (training)
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -69,6 +71,23 @@ def candidate_count(max_rate: float, tail_prob: float = 1e-3, minimum: int = 1,
     return int(min(max(n, minimum), maximum))
 
 
+#: Large CPU rate tensors are sampled in this many contiguous blocks, each with its own
+#: generator seeded from the caller's: fixed, so the spikes do not depend on the thread count.
+POISSON_BLOCKS = 2
+#: Below this many elements one :func:`torch.poisson` call is used (thread hand-off costs more).
+POISSON_PARALLEL_MIN = 1 << 16
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _thread_pool() -> ThreadPoolExecutor:
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=POISSON_BLOCKS,
+                                   thread_name_prefix="neurofond-poisson")
+    return _pool
+
+
 @torch.no_grad()
 def poisson_spikes(rate: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Exact Poisson spike counts with the given rates (no gradient).
@@ -87,11 +106,38 @@ def poisson_spikes(rate: torch.Tensor, generator: torch.Generator | None = None)
 
     Notes
     -----
-    :func:`torch.poisson`. A CDF-inversion sampler that skips silent neurons was
-    measured against it on this project's CPU (1000 x 512 rates): equal at
-    rates ~exp(-4), 2x slower at typical trained rates, so it was dropped.
+    :func:`torch.poisson` samples on one CPU core whatever the thread setting,
+    and at B=1000, K=512 it costs about three times the step's matrix products.
+    CPU tensors of at least :data:`POISSON_PARALLEL_MIN` elements are therefore
+    split into :data:`POISSON_BLOCKS` contiguous blocks, each sampled by
+    :func:`torch.poisson` with a generator seeded from ``generator`` (one
+    ``randint`` draw per block), on worker threads when torch may use more than
+    one thread. The block split and seeds are fixed, so the counts depend on
+    the generator state only, not on the thread count. CUDA tensors and small
+    tensors use one :func:`torch.poisson` call. A CDF-inversion sampler that
+    skips silent neurons was measured against :func:`torch.poisson` on this
+    project's CPU (1000 x 512 rates): equal at rates ~exp(-4), 2x slower at
+    typical trained rates, so it was dropped.
     """
-    return torch.poisson(rate, generator=generator)
+    if rate.is_cuda or rate.numel() < POISSON_PARALLEL_MIN:
+        return torch.poisson(rate, generator=generator)
+    seeds = torch.randint(0, 2**62, (POISSON_BLOCKS,), generator=generator).tolist()
+    flat = rate.reshape(-1)
+    out = torch.empty_like(flat)
+    bounds = [flat.numel() * i // POISSON_BLOCKS for i in range(POISSON_BLOCKS + 1)]
+
+    def block(i: int) -> None:
+        gen = torch.Generator(device=rate.device).manual_seed(int(seeds[i]))
+        lo, hi = bounds[i], bounds[i + 1]
+        out[lo:hi] = torch.poisson(flat[lo:hi], generator=gen)
+
+    if torch.get_num_threads() > 1:
+        for future in [_thread_pool().submit(block, i) for i in range(POISSON_BLOCKS)]:
+            future.result()
+    else:
+        for i in range(POISSON_BLOCKS):
+            block(i)
+    return out.reshape(rate.shape)
 
 
 def _unit_arrivals(shape: tuple[int, ...], n: int, generator: torch.Generator | None,
@@ -157,37 +203,61 @@ def _terms(arrivals: torch.Tensor, rate: torch.Tensor, temperature: float):
 
 
 def _relaxed_forward(rate, temperature, n, generator, tail_logit, unit_arrivals, chunk=4):
+    """Relaxed counts and their derivative wrt rate, skipping negligible arrivals.
+
+    A term contributes more than ``sigmoid(-tail_logit)`` only while
+    ``(S_j / r - 1) / temperature < tail_logit``, i.e. ``S_j < r (1 + tail_logit temperature)``.
+    Arrivals are drawn in rounds: one for every neuron, then chunks that double
+    (4, 8, 16, ...) for the neurons whose last arrival is still inside that horizon.
+    The active neurons' rates, horizons and last arrivals are kept compacted (no
+    gathers from the full arrays), and ``z`` and ``dz/dr`` are accumulated together.
+    The random stream is the same as drawing the rounds' arrivals one after another.
+    """
     flat = rate.reshape(-1)
-    if unit_arrivals is None and flat.is_cuda:  # dense on GPU: compaction would sync
+    if unit_arrivals is None and flat.is_cuda:
         unit_arrivals = _unit_arrivals((flat.numel(),), n, generator, flat.dtype, flat.device)
         return tuple(t.reshape(rate.shape) for t in _terms(unit_arrivals, flat, temperature))
     given = None if unit_arrivals is None else unit_arrivals.reshape(flat.numel(), n)
-    # A term contributes more than sigmoid(-tail_logit) only while
-    # (S_j / r - 1) / temperature < tail_logit, i.e. S_j < r (1 + tail_logit * temperature).
-    # Arrivals are drawn in chunks, and only for neurons still inside that horizon.
+    inv_temp = 1.0 / temperature
+    out = torch.zeros(flat.numel(), 2, dtype=flat.dtype, device=flat.device)
+    idx = None  # None: every neuron still active
+    r = flat
     horizon = flat * (1.0 + tail_logit * temperature)
-    z = torch.zeros_like(flat)
-    dz = torch.zeros_like(flat)
-    idx = torch.arange(flat.numel(), device=flat.device)
-    last = torch.zeros_like(flat)
+    last = None
     done = 0
-    while done < n and idx.numel():
-        # 1 arrival for every neuron, then chunks that double (4, 8, 16, ...): most neurons
-        # finish after the first, and the few fast ones need few rounds of small-op overhead.
+    while done < n and r.numel():
         m = min(1 if done == 0 else max(chunk, done), n - done)
         if given is not None:
-            arrivals = given[idx, done:done + m]
+            cols = given[:, done:done + m]
+            arrivals = cols if idx is None else cols.index_select(0, idx)
+        elif m == 1:
+            arrivals = torch.rand(r.numel(), 1, generator=generator, dtype=flat.dtype,
+                                  device=flat.device).neg_().log1p_().neg_()
         else:
-            arrivals = last[idx].unsqueeze(-1) + _unit_arrivals(
-                (idx.numel(),), m, generator, flat.dtype, flat.device)
-        z_part, dz_part = _terms(arrivals, flat[idx], temperature)
-        z.index_add_(0, idx, z_part)
-        dz.index_add_(0, idx, dz_part)
+            arrivals = _unit_arrivals((r.numel(),), m, generator, flat.dtype, flat.device)
+            if last is not None:
+                arrivals += last.unsqueeze(-1)
+        inv_rate = r.reciprocal()
+        times = arrivals * inv_rate.unsqueeze(-1)
+        s = times.mul(-inv_temp).add_(inv_temp).sigmoid_()
+        part = torch.empty(r.numel(), 2, dtype=flat.dtype, device=flat.device)
+        torch.sum(s, -1, out=part[:, 0])
+        # d/dr sigmoid((1 - S/r)/temp) = s (1 - s) (S/r) / (r temp)
+        times.mul_(s).mul_(s.neg_().add_(1.0))
+        torch.sum(times, -1, out=part[:, 1])
+        part[:, 1].mul_(inv_rate).mul_(inv_temp)
+        if idx is None:
+            out.add_(part)
+        else:
+            out.index_add_(0, idx, part)
         done += m
-        keep = (arrivals[:, -1] < horizon[idx]).nonzero().squeeze(1)
-        last[idx] = arrivals[:, -1]
-        idx = idx[keep]
-    return z.reshape(rate.shape), dz.reshape(rate.shape)
+        tail = arrivals[:, -1]
+        keep = (tail < horizon).nonzero().squeeze(1)
+        last = tail.index_select(0, keep)
+        r = r.index_select(0, keep)
+        horizon = horizon.index_select(0, keep)
+        idx = keep if idx is None else idx.index_select(0, keep)
+    return out[:, 0].reshape(rate.shape), out[:, 1].reshape(rate.shape)
 
 
 def relaxed_poisson(rate: torch.Tensor, temperature: float, n_candidates: int,
