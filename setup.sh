@@ -14,4 +14,4 @@ PIP=("$VENV/bin/python" -m pip)
 # without dependencies, then the dependencies it needs at run time (docs/install.md).
 "${PIP[@]}" install -q --no-deps brainscore-vision==2.4.2 brainscore-core==2.5.0
 "${PIP[@]}" install -q -c constraints.txt result-caching netCDF4 boto3 pillow psutil pyyaml h5py
-"$VENV/bin/python" -c "import neurofond, torch, brainscore_core; print('neurofond', neurofond.__version__, 'torch', torch.__version__)"
+"$VENV/bin/python" -c "import neurofond, torch, brainscore_core; from neurofond.fond.sampling import compiled_sampler_available as c; print('neurofond', neurofond.__version__, 'torch', torch.__version__, 'compiled spike sampler', c())"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["gaussian_kl", "poisson_kl"]
+__all__ = ["gaussian_kl", "poisson_kl", "poisson_kl_from_rates"]
 
 
 def poisson_kl(log_rate: torch.Tensor, prior_log_rate: torch.Tensor,
@@ -39,6 +39,17 @@ def poisson_kl(log_rate: torch.Tensor, prior_log_rate: torch.Tensor,
     if variant == "reference":
         return torch.exp(log_rate) * shape
     raise ValueError(f"variant: expected 'exact' or 'reference', got {variant!r}")
+
+
+def poisson_kl_from_rates(log_rate: torch.Tensor, prior_log_rate: torch.Tensor,
+                          rate: torch.Tensor, prior_rate: torch.Tensor) -> torch.Tensor:
+    """Exact Poisson KL from log-rates and rates already computed: ``r0 - r + (u - u0) r``.
+
+    The same quantity as ``poisson_kl(u, u0, "exact")`` (``r0 (1 - e^d + d e^d)`` with
+    ``r = r0 e^d``) without its two exponentials; callers pass ``rate = exp(log_rate)``
+    and ``prior_rate = exp(prior_log_rate)`` (the inference loop has both from sampling).
+    """
+    return prior_rate - rate + (log_rate - prior_log_rate) * rate
 
 
 def gaussian_kl(mu: torch.Tensor, log_sigma: torch.Tensor, prior_mu: torch.Tensor,

@@ -10,6 +10,7 @@ import torch
 
 from .metrics import convergence_index, distance_to_ideal, squared_error_parts
 from .model import IterativeVAE
+from .sampling import hard_sampler_for
 
 __all__ = ["EvaluationResult", "evaluate", "run_inference"]
 
@@ -52,8 +53,10 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
     ss_tot = ((x - x.mean(-1, keepdim=True)) ** 2).sum(-1)
     if record:
         sums["r2_samples"] = torch.empty(n_steps, x.shape[0], dtype=torch.float32)
+    consts = model.step_constants()
     for t in range(n_steps):
-        new, residual = model.step(state, x, generator=generator, residual=residual)
+        new, residual = model.step(state, x, generator=generator, residual=residual,
+                                   consts=consts)
         if record:
             ss_res = (residual * residual).sum(-1)
             mean_resp = _posterior_mean_response(model, new)
@@ -102,8 +105,9 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
     -------
     EvaluationResult
         ``summary`` has ``r2``, ``r2_map``, ``r2_pooled``, ``zeros`` at the final
-        step, ``convergence_step`` (on the R^2 trace), ``distance`` and
-        ``zeros_at_convergence``.
+        step, ``convergence_step`` (on the R^2 trace), ``distance``,
+        ``zeros_at_convergence`` and ``spike_sampler`` (the hard-spike backend,
+        :func:`neurofond.fond.sampling.hard_sampler_for`; None for Gaussian models).
     """
     x_all = torch.as_tensor(np.asarray(patches), dtype=torch.float32)
     if x_all.ndim != 2 or x_all.shape[1] != model.config.n_inputs:
@@ -147,5 +151,8 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
         "convergence_step": conv,
         "zeros_at_convergence": float(traces["zeros"][min(conv, n_steps - 1)]),
         "distance": distance_to_ideal(float(traces["r2"][-1]), float(traces["zeros"][-1])),
+        # which hard-spike backend drew the spikes (same seed + same backend -> same spikes)
+        "spike_sampler": (hard_sampler_for(x_all[:1].to(device)) if model.is_poisson
+                          else None),
     }
     return EvaluationResult(traces=traces, n_samples=n, summary=summary)

@@ -33,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .divergences import gaussian_kl, poisson_kl
+from .divergences import gaussian_kl, poisson_kl, poisson_kl_from_rates
 from .sampling import poisson_spikes, relaxed_poisson
 
 __all__ = ["IterativeVAE", "InferenceState", "soft_upper_clamp", "tanh_clamp"]
@@ -52,13 +52,24 @@ def tanh_clamp(v: torch.Tensor, c: float) -> torch.Tensor:
 
 
 @dataclass
+class StepConstants:
+    """Parameter transforms used by every inference step (:meth:`IterativeVAE.step_constants`)."""
+
+    inv_var: torch.Tensor  # 1 / sigma_x^2, per pixel
+    bias: torch.Tensor  # exp(log_bias), per neuron
+    eta: torch.Tensor  # exp(log_eta)
+    clamp: float  # current soft-clamp level c
+
+
+@dataclass
 class InferenceState:
     """Latent state after one inference step.
 
     ``u`` is the membrane potential (Poisson log-rate, Gaussian mean), ``xi`` the
     Gaussian log-std (None for Poisson), ``eps`` the Gaussian noise, ``response``
     the decoded activity (spike counts for iP-VAE, ``a(z)`` for the Gaussian
-    variants) and ``gain`` the derivative ``a'(z)`` (None when 1).
+    variants), ``gain`` the derivative ``a'(z)`` (None when 1) and ``rate`` the
+    Poisson rates ``exp(u)`` the spikes were drawn from (None for Gaussian).
     """
 
     u: torch.Tensor
@@ -66,10 +77,12 @@ class InferenceState:
     xi: torch.Tensor | None = None
     eps: torch.Tensor | None = None
     gain: torch.Tensor | None = None
+    rate: torch.Tensor | None = None
 
     def detach(self) -> InferenceState:
         return InferenceState(*(None if t is None else t.detach() for t in
-                                (self.u, self.response, self.xi, self.eps, self.gain)))
+                                (self.u, self.response, self.xi, self.eps, self.gain,
+                                 self.rate)))
 
 
 class IterativeVAE(nn.Module):
@@ -147,7 +160,7 @@ class IterativeVAE(nn.Module):
                 z = relaxed_poisson(rate, temperature, n_candidates, generator)
             else:
                 z = poisson_spikes(rate, generator)
-            return InferenceState(u=u, response=z)
+            return InferenceState(u=u, response=z, rate=rate)
         assert xi is not None
         eps = torch.randn(u.shape, generator=generator, dtype=u.dtype, device=u.device)
         a, gain = self._activation(u + torch.exp(xi) * eps)
@@ -163,14 +176,15 @@ class IterativeVAE(nn.Module):
                             n_candidates=n_candidates, generator=generator)
 
     # ---------------------------------------------------------------- dynamics
-    def update(self, state: InferenceState, drive: torch.Tensor) -> tuple[torch.Tensor,
-                                                                         torch.Tensor | None]:
+    def update(self, state: InferenceState, drive: torch.Tensor, *,
+               consts: StepConstants | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
         """New (u, xi) from the likelihood gradient ``drive = Phi^T (x - Phi z)/sigma_x^2``."""
         cfg = self.config
-        bias = torch.exp(self.log_bias)
+        consts = consts or self.step_constants()
+        bias = consts.bias
         if self.is_poisson:
-            c = float(self.clamp_c)
-            du = soft_upper_clamp(torch.exp(self.log_eta) * (drive - bias), c, cfg.floor)
+            c = consts.clamp
+            du = soft_upper_clamp(consts.eta * (drive - bias), c, cfg.floor)
             return soft_upper_clamp(state.u + du, c, cfg.floor), None
         assert state.xi is not None and state.eps is not None
         g = drive if state.gain is None else state.gain * drive
@@ -184,22 +198,34 @@ class IterativeVAE(nn.Module):
     def kl(self, new: InferenceState, old: InferenceState) -> torch.Tensor:
         """Per-neuron KL of the new posterior to the previous one (the rolling prior)."""
         if self.is_poisson:
+            if (self.config.kl_variant == "exact" and new.rate is not None
+                    and old.rate is not None):
+                return poisson_kl_from_rates(new.u, old.u, new.rate, old.rate)
             return poisson_kl(new.u, old.u, self.config.kl_variant)
         assert new.xi is not None and old.xi is not None
         return gaussian_kl(new.u, new.xi, old.u, old.xi)
 
+    def step_constants(self) -> StepConstants:
+        """Per-step parameter transforms, computed once per trajectory."""
+        return StepConstants(inv_var=1.0 / self.sigma_x2(), bias=torch.exp(self.log_bias),
+                              eta=torch.exp(self.log_eta), clamp=float(self.clamp_c))
+
     def step(self, state: InferenceState, x: torch.Tensor, *, relaxed: bool = False,
              temperature: float = 1.0, n_candidates: int = 10,
              generator: torch.Generator | None = None,
-             residual: torch.Tensor | None = None) -> tuple[InferenceState, torch.Tensor]:
+             residual: torch.Tensor | None = None,
+             consts: StepConstants | None = None) -> tuple[InferenceState, torch.Tensor]:
         """One inference step on input ``x`` (B, D); returns (new state, new residual).
 
-        ``residual`` is ``x - Phi z`` of ``state`` if already known.
+        ``residual`` is ``x - Phi z`` of ``state`` if already known; ``consts`` the
+        parameter transforms of :meth:`step_constants` if already computed (a trajectory
+        computes them once instead of once per step).
         """
         if residual is None:
             residual = x - self.decode(state.response)
-        drive = (residual / self.sigma_x2()) @ self.phi
-        u, xi = self.update(state, drive)
+        consts = consts or self.step_constants()
+        drive = (residual * consts.inv_var) @ self.phi
+        u, xi = self.update(state, drive, consts=consts)
         new = self._sample(u, xi, relaxed=relaxed, temperature=temperature,
                            n_candidates=n_candidates, generator=generator)
         return new, x - self.decode(new.response)
@@ -223,12 +249,12 @@ class IterativeVAE(nn.Module):
                   generator=generator)
         state = self.initial_state(x.shape[0], **kw)
         residual = x - self.decode(state.response)
-        log_var = torch.log(self.sigma_x2())
-        inv_var = torch.exp(-log_var)
-        nll_const = 0.5 * (log_var.sum() + x.shape[1] * _LOG_2PI)
+        consts = self.step_constants()
+        inv_var = consts.inv_var
+        nll_const = 0.5 * (-torch.log(inv_var).sum() + x.shape[1] * _LOG_2PI)
         nlls, kls, max_u = [], [], [state.u.detach().max()]
         for _ in range(n_steps):
-            new, residual = self.step(state, x, residual=residual, **kw)
+            new, residual = self.step(state, x, residual=residual, consts=consts, **kw)
             nll = 0.5 * (residual * residual * inv_var).sum(-1) + nll_const
             kls.append(self.kl(new, state).sum(-1).mean())
             nlls.append(nll.mean())

@@ -1,8 +1,9 @@
 """Poisson spike samplers: exact integer samples and a differentiable relaxation.
 
 Hard samples
-    :func:`poisson_spikes` draws exact Poisson counts (:func:`torch.poisson`; large
-    CPU tensors in two seeded blocks sampled on two threads).
+    :func:`poisson_spikes` draws exact Poisson counts: on the CPU with a small C
+    sampler built at install time (CDF inversion / PTRS on seeded xoshiro256** blocks),
+    elsewhere, or where it was not built, with :func:`torch.poisson`.
 
 Relaxed samples (training)
     A Poisson count with rate ``r`` over unit time is the number of arrivals of
@@ -33,7 +34,10 @@ from concurrent.futures import ThreadPoolExecutor
 import torch
 
 __all__ = [
+    "HARD_SAMPLERS",
     "candidate_count",
+    "compiled_sampler_available",
+    "hard_sampler_for",
     "poisson_spikes",
     "relaxed_poisson",
     "relaxed_poisson_literal",
@@ -71,54 +75,84 @@ def candidate_count(max_rate: float, tail_prob: float = 1e-3, minimum: int = 1,
     return int(min(max(n, minimum), maximum))
 
 
-#: Large CPU rate tensors are sampled in this many contiguous blocks, each with its own
-#: generator seeded from the caller's: fixed, so the spikes do not depend on the thread count.
+#: Hard-sample backends: ``"compiled"`` (the C sampler, CPU float32), ``"torch"``
+#: (:func:`torch.poisson`, any device/dtype) and ``"auto"`` (compiled where it applies).
+HARD_SAMPLERS = ("auto", "compiled", "torch")
+#: torch.poisson path: large CPU tensors in this many contiguous seeded blocks (two threads).
 POISSON_BLOCKS = 2
-#: Below this many elements one :func:`torch.poisson` call is used (thread hand-off costs more).
+#: Below this many elements one call on one thread is used (thread hand-off costs more).
 POISSON_PARALLEL_MIN = 1 << 16
 
+try:  # the optional C extension built by setup.py (neurofond/fond/_spikes.c)
+    from . import _spikes as _compiled
+except ImportError:  # pragma: no cover - exercised only where no compiler was available
+    _compiled = None
+
 _pool: ThreadPoolExecutor | None = None
+_pool_size = 0
 
 
-def _thread_pool() -> ThreadPoolExecutor:
-    global _pool
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=POISSON_BLOCKS,
-                                   thread_name_prefix="neurofond-poisson")
+def _thread_pool(workers: int) -> ThreadPoolExecutor:
+    global _pool, _pool_size
+    if _pool is None or _pool_size < workers:
+        if _pool is not None:
+            _pool.shutdown(wait=True)
+        _pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="neurofond-poisson")
+        _pool_size = workers
     return _pool
 
 
-@torch.no_grad()
-def poisson_spikes(rate: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Exact Poisson spike counts with the given rates (no gradient).
+def compiled_sampler_available() -> bool:
+    """Whether the C spike sampler (``neurofond.fond._spikes``) was built at install time."""
+    return _compiled is not None
 
-    Parameters
-    ----------
-    rate : Tensor
-        Non-negative rates (expected counts), any shape.
-    generator : torch.Generator, optional
-        Source of randomness; same generator state -> same spikes.
 
-    Returns
-    -------
-    Tensor
-        Counts as floats, same shape, dtype and device as ``rate``.
+def hard_sampler_for(rate: torch.Tensor, sampler: str = "auto") -> str:
+    """Name of the backend :func:`poisson_spikes` uses for ``rate`` (``"compiled"``/``"torch"``).
 
-    Notes
-    -----
-    :func:`torch.poisson` samples on one CPU core whatever the thread setting,
-    and at B=1000, K=512 it costs about three times the step's matrix products.
-    CPU tensors of at least :data:`POISSON_PARALLEL_MIN` elements are therefore
-    split into :data:`POISSON_BLOCKS` contiguous blocks, each sampled by
-    :func:`torch.poisson` with a generator seeded from ``generator`` (one
-    ``randint`` draw per block), on worker threads when torch may use more than
-    one thread. The block split and seeds are fixed, so the counts depend on
-    the generator state only, not on the thread count. CUDA tensors and small
-    tensors use one :func:`torch.poisson` call. A CDF-inversion sampler that
-    skips silent neurons was measured against :func:`torch.poisson` on this
-    project's CPU (1000 x 512 rates): equal at rates ~exp(-4), 2x slower at
-    typical trained rates, so it was dropped.
+    Raises
+    ------
+    ValueError
+        Unknown ``sampler``, or ``"compiled"`` asked for where it cannot run.
     """
+    if sampler not in HARD_SAMPLERS:
+        raise ValueError(f"sampler: expected one of {HARD_SAMPLERS}, got {sampler!r}")
+    fits = rate.device.type == "cpu" and rate.dtype == torch.float32
+    if sampler == "torch" or (sampler == "auto" and not (fits and _compiled is not None)):
+        return "torch"
+    if not fits:
+        raise ValueError(f"sampler: 'compiled' needs a CPU float32 rate tensor, got "
+                         f"{rate.dtype} on {rate.device}")
+    if _compiled is None:
+        raise ValueError("sampler: 'compiled' requested but neurofond.fond._spikes was not "
+                         "built (reinstall with a C compiler, or use sampler='torch')")
+    return "compiled"
+
+
+def _poisson_compiled(rate: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    assert _compiled is not None
+    flat = rate.detach().reshape(-1).contiguous()
+    p0 = torch.exp(-flat)
+    out = torch.empty_like(flat)
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    n = flat.numel()
+    n_blocks = -(-n // _compiled.BLOCK_SIZE)
+    workers = min(torch.get_num_threads(), n_blocks) if n >= POISSON_PARALLEL_MIN else 1
+    args = (flat.data_ptr(), p0.data_ptr(), out.data_ptr(), n, seed)
+    if workers <= 1:
+        bad = _compiled.sample(*args, 0, n_blocks)
+    else:
+        cuts = [n_blocks * i // workers for i in range(workers + 1)]
+        futures = [_thread_pool(workers).submit(_compiled.sample, *args, cuts[i], cuts[i + 1])
+                   for i in range(workers)]
+        bad = sum(f.result() for f in futures)
+    if bad:
+        raise ValueError(f"rate: expected finite non-negative rates, got {bad} NaN, negative "
+                         "or infinite values")
+    return out.reshape(rate.shape)
+
+
+def _poisson_torch(rate: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     if rate.is_cuda or rate.numel() < POISSON_PARALLEL_MIN:
         return torch.poisson(rate, generator=generator)
     seeds = torch.randint(0, 2**62, (POISSON_BLOCKS,), generator=generator).tolist()
@@ -132,12 +166,62 @@ def poisson_spikes(rate: torch.Tensor, generator: torch.Generator | None = None)
         out[lo:hi] = torch.poisson(flat[lo:hi], generator=gen)
 
     if torch.get_num_threads() > 1:
-        for future in [_thread_pool().submit(block, i) for i in range(POISSON_BLOCKS)]:
+        pool = _thread_pool(POISSON_BLOCKS)
+        for future in [pool.submit(block, i) for i in range(POISSON_BLOCKS)]:
             future.result()
     else:
         for i in range(POISSON_BLOCKS):
             block(i)
     return out.reshape(rate.shape)
+
+
+@torch.no_grad()
+def poisson_spikes(rate: torch.Tensor, generator: torch.Generator | None = None, *,
+                   sampler: str = "auto") -> torch.Tensor:
+    """Exact Poisson spike counts with the given rates (no gradient).
+
+    Parameters
+    ----------
+    rate : Tensor
+        Non-negative rates (expected counts), any shape.
+    generator : torch.Generator, optional
+        Source of randomness; same generator state (and same backend) -> same spikes.
+    sampler : {"auto", "compiled", "torch"}
+        Backend. ``"auto"`` uses the C sampler for CPU float32 rates when it was built
+        (:func:`compiled_sampler_available`) and :func:`torch.poisson` otherwise; the
+        two draw different random streams, so record which one ran
+        (:func:`hard_sampler_for`) when spikes must be reproduced bit for bit.
+
+    Returns
+    -------
+    Tensor
+        Counts as floats, same shape, dtype and device as ``rate``.
+
+    Raises
+    ------
+    ValueError
+        NaN, negative or infinite rates (compiled backend), or a backend that cannot run.
+
+    Notes
+    -----
+    Compiled backend (``neurofond/fond/_spikes.c``): one 64-bit seed is drawn from
+    ``generator``; elements are sampled in blocks of 4096, each with its own
+    xoshiro256** stream seeded from (seed, block index), so the counts do not depend
+    on how many threads share the blocks (torch's thread count). Rates below 10 are
+    sampled by CDF inversion from one uniform (the zero test ``U < exp(-r)`` settles a
+    sparse population's silent neurons with one draw), larger rates by Hormann's
+    transformed rejection (PTRS, 1993). At B=1000 x K=512 trained rates it is several
+    times faster than :func:`torch.poisson`, which cost about three times the
+    inference step's matrix products (``benchmarks/bench_fond.py``).
+
+    Torch backend: CPU tensors of at least :data:`POISSON_PARALLEL_MIN` elements are
+    split into :data:`POISSON_BLOCKS` contiguous blocks, each sampled by
+    :func:`torch.poisson` with a generator seeded from ``generator``, on two threads
+    when torch may use more than one; CUDA tensors use one call.
+    """
+    if hard_sampler_for(rate, sampler) == "compiled":
+        return _poisson_compiled(rate, generator)
+    return _poisson_torch(rate, generator)
 
 
 def _unit_arrivals(shape: tuple[int, ...], n: int, generator: torch.Generator | None,
