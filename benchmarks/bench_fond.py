@@ -2,7 +2,9 @@
 
 Evaluation-mode inference (B=1000 patches, K=512, D=256):
   - neurofond: ``run_inference(record=False)`` (``IterativeVAE.step`` reusing the residual,
-    ``torch.poisson`` spikes);
+    the compiled spike sampler of ``neurofond/fond/_spikes.c``);
+  - neurofond-torch-sampler: the same loop with ``torch.poisson`` spikes (what the compiled
+    sampler buys);
   - baseline: a straightforward per-step loop that recomputes ``Phi^T (x - Phi z)`` and
     samples with ``torch.poisson``;
   - roofline: the dense-matmul rate of this machine (a 4096^3 sgemm). One step costs two
@@ -77,14 +79,22 @@ def _child(variant: str, steps: int, checkpoint: str | None) -> dict:
     configure_cpu()
     model, x = _model(checkpoint), _inputs()
     gen = torch.Generator().manual_seed(0)
-    fn = {"neurofond": lambda n: run_inference(model, x, n, generator=gen, record=False),
+    from neurofond.fond.sampling import hard_sampler_for, use_hard_sampler
+
+    def ours(n, sampler="auto"):
+        with use_hard_sampler(sampler):
+            return run_inference(model, x, n, generator=gen, record=False)
+
+    fn = {"neurofond": ours,
+          "neurofond-torch-sampler": lambda n: ours(n, "torch"),
           "baseline": lambda n: baseline_inference(model, x, n, gen)}[variant]
+    sampler = {"neurofond": hard_sampler_for(x)}.get(variant, "torch")
     fn(5)
     t0 = time.perf_counter()
     fn(steps)
     dt = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"variant": variant, "steps": steps, "seconds": dt,
+    return {"variant": variant, "sampler": sampler, "steps": steps, "seconds": dt,
             "patch_steps_per_s": B * steps / dt, "peak_rss_mb": peak_mb}
 
 
@@ -144,7 +154,7 @@ def main() -> int:
         return 0
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     inference = {}
-    for variant in ("neurofond", "baseline"):
+    for variant in ("neurofond", "neurofond-torch-sampler", "baseline"):
         cmd = [sys.executable, __file__, "--child", variant, "--steps", str(steps)]
         if args.checkpoint:
             cmd += ["--checkpoint", args.checkpoint]
@@ -158,6 +168,8 @@ def main() -> int:
                     "sgemm_gflops": gflops},
         "inference": inference,
         "inference_speedup_vs_baseline": ours / inference["baseline"]["patch_steps_per_s"],
+        "inference_speedup_vs_torch_sampler":
+            ours / inference["neurofond-torch-sampler"]["patch_steps_per_s"],
         "roofline_patch_steps_per_s": gflops * 1e9 / flop_per_patch_step,
         "roofline_fraction": ours * flop_per_patch_step / (gflops * 1e9),
         "training": training_steps([10, 20, 50] if not args.quick else [10],

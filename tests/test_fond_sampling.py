@@ -96,6 +96,18 @@ def test_compiled_sampler_rejects_invalid_rates(bad):
         poisson_spikes(rate, torch.Generator().manual_seed(0), sampler="compiled")
 
 
+def test_use_hard_sampler_selects_the_auto_backend():
+    from neurofond.fond.sampling import use_hard_sampler
+
+    rate = torch.full((70_000,), 0.4)
+    with use_hard_sampler("torch"):
+        assert hard_sampler_for(rate) == "torch"
+        a = poisson_spikes(rate, torch.Generator().manual_seed(3))
+    assert torch.equal(a, poisson_spikes(rate, torch.Generator().manual_seed(3), sampler="torch"))
+    with pytest.raises(ValueError, match="sampler: expected one of"), use_hard_sampler("gpu"):
+        pass
+
+
 def test_hard_sampler_selection():
     assert hard_sampler_for(torch.ones(3), "torch") == "torch"
     assert hard_sampler_for(torch.ones(3, dtype=torch.float64)) == "torch"

@@ -28,7 +28,10 @@ Relaxed samples (training)
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import torch
@@ -38,6 +41,7 @@ __all__ = [
     "candidate_count",
     "compiled_sampler_available",
     "hard_sampler_for",
+    "use_hard_sampler",
     "poisson_spikes",
     "relaxed_poisson",
     "relaxed_poisson_literal",
@@ -102,6 +106,29 @@ def _thread_pool(workers: int) -> ThreadPoolExecutor:
     return _pool
 
 
+_preferred: contextvars.ContextVar[str] = contextvars.ContextVar("neurofond_hard_sampler",
+                                                                default="auto")
+
+
+@contextlib.contextmanager
+def use_hard_sampler(sampler: str) -> Iterator[None]:
+    """Within the block, ``sampler="auto"`` means ``sampler`` (e.g. ``"torch"`` to reproduce
+    spikes drawn where the compiled sampler was not built).
+
+    Examples
+    --------
+    >>> with use_hard_sampler("torch"):  # doctest: +SKIP
+    ...     result = evaluate(model, patches)
+    """
+    if sampler not in HARD_SAMPLERS:
+        raise ValueError(f"sampler: expected one of {HARD_SAMPLERS}, got {sampler!r}")
+    token = _preferred.set(sampler)
+    try:
+        yield
+    finally:
+        _preferred.reset(token)
+
+
 def compiled_sampler_available() -> bool:
     """Whether the C spike sampler (``neurofond.fond._spikes``) was built at install time."""
     return _compiled is not None
@@ -117,6 +144,8 @@ def hard_sampler_for(rate: torch.Tensor, sampler: str = "auto") -> str:
     """
     if sampler not in HARD_SAMPLERS:
         raise ValueError(f"sampler: expected one of {HARD_SAMPLERS}, got {sampler!r}")
+    if sampler == "auto":
+        sampler = _preferred.get()
     fits = rate.device.type == "cpu" and rate.dtype == torch.float32
     if sampler == "torch" or (sampler == "auto" and not (fits and _compiled is not None)):
         return "torch"
@@ -188,8 +217,8 @@ def poisson_spikes(rate: torch.Tensor, generator: torch.Generator | None = None,
         Source of randomness; same generator state (and same backend) -> same spikes.
     sampler : {"auto", "compiled", "torch"}
         Backend. ``"auto"`` uses the C sampler for CPU float32 rates when it was built
-        (:func:`compiled_sampler_available`) and :func:`torch.poisson` otherwise; the
-        two draw different random streams, so record which one ran
+        (:func:`compiled_sampler_available`) and :func:`torch.poisson` otherwise (inside
+        :func:`use_hard_sampler`, the backend it names); the two draw different random streams, so record which one ran
         (:func:`hard_sampler_for`) when spikes must be reproduced bit for bit.
 
     Returns
@@ -291,11 +320,11 @@ def _relaxed_forward(rate, temperature, n, generator, tail_logit, unit_arrivals,
 
     A term contributes more than ``sigmoid(-tail_logit)`` only while
     ``(S_j / r - 1) / temperature < tail_logit``, i.e. ``S_j < r (1 + tail_logit temperature)``.
-    Arrivals are drawn in rounds: one for every neuron, then chunks that double
-    (4, 8, 16, ...) for the neurons whose last arrival is still inside that horizon.
-    The active neurons' rates, horizons and last arrivals are kept compacted (no
-    gathers from the full arrays), and ``z`` and ``dz/dr`` are accumulated together.
-    The random stream is the same as drawing the rounds' arrivals one after another.
+    Arrivals are drawn in rounds: one for every neuron (on flat tensors: no zero fill,
+    no sums over a length-1 axis), then chunks that double (4, 8, 16, ...) for the neurons
+    whose last arrival is still inside that horizon. The active neurons' rates, horizons
+    and last arrivals are kept compacted (no gathers from the full arrays). The random
+    stream is the same as drawing the rounds' arrivals one after another.
     """
     flat = rate.reshape(-1)
     if unit_arrivals is None and flat.is_cuda:
@@ -303,45 +332,45 @@ def _relaxed_forward(rate, temperature, n, generator, tail_logit, unit_arrivals,
         return tuple(t.reshape(rate.shape) for t in _terms(unit_arrivals, flat, temperature))
     given = None if unit_arrivals is None else unit_arrivals.reshape(flat.numel(), n)
     inv_temp = 1.0 / temperature
-    out = torch.zeros(flat.numel(), 2, dtype=flat.dtype, device=flat.device)
-    idx = None  # None: every neuron still active
-    r = flat
     horizon = flat * (1.0 + tail_logit * temperature)
-    last = None
-    done = 0
+    # round 1: the first arrival of every neuron
+    if given is not None:
+        first = given[:, 0].clone()
+    else:
+        first = torch.rand(flat.numel(), generator=generator, dtype=flat.dtype,
+                           device=flat.device).neg_().log1p_().neg_()
+    inv_rate = flat.reciprocal()
+    times = first * inv_rate
+    z = times.mul(-inv_temp).add_(inv_temp).sigmoid_()
+    # d/dr sigmoid((1 - S/r)/temp) = s (1 - s) (S/r) / (r temp)
+    dz = times.mul_(z).mul_(1.0 - z).mul_(inv_rate).mul_(inv_temp)
+    keep = (first < horizon).nonzero().squeeze(1)
+    idx = keep
+    last = first.index_select(0, keep)
+    r = flat.index_select(0, keep)
+    horizon = horizon.index_select(0, keep)
+    done = 1
     while done < n and r.numel():
-        m = min(1 if done == 0 else max(chunk, done), n - done)
+        m = min(max(chunk, done), n - done)
         if given is not None:
-            cols = given[:, done:done + m]
-            arrivals = cols if idx is None else cols.index_select(0, idx)
-        elif m == 1:
-            arrivals = torch.rand(r.numel(), 1, generator=generator, dtype=flat.dtype,
-                                  device=flat.device).neg_().log1p_().neg_()
+            arrivals = given[:, done:done + m].index_select(0, idx)
         else:
             arrivals = _unit_arrivals((r.numel(),), m, generator, flat.dtype, flat.device)
-            if last is not None:
-                arrivals += last.unsqueeze(-1)
+            arrivals += last.unsqueeze(-1)
         inv_rate = r.reciprocal()
         times = arrivals * inv_rate.unsqueeze(-1)
         s = times.mul(-inv_temp).add_(inv_temp).sigmoid_()
-        part = torch.empty(r.numel(), 2, dtype=flat.dtype, device=flat.device)
-        torch.sum(s, -1, out=part[:, 0])
-        # d/dr sigmoid((1 - S/r)/temp) = s (1 - s) (S/r) / (r temp)
+        z.index_add_(0, idx, s.sum(-1))
         times.mul_(s).mul_(s.neg_().add_(1.0))
-        torch.sum(times, -1, out=part[:, 1])
-        part[:, 1].mul_(inv_rate).mul_(inv_temp)
-        if idx is None:
-            out.add_(part)
-        else:
-            out.index_add_(0, idx, part)
+        dz.index_add_(0, idx, times.sum(-1).mul_(inv_rate).mul_(inv_temp))
         done += m
         tail = arrivals[:, -1]
         keep = (tail < horizon).nonzero().squeeze(1)
         last = tail.index_select(0, keep)
         r = r.index_select(0, keep)
         horizon = horizon.index_select(0, keep)
-        idx = keep if idx is None else idx.index_select(0, keep)
-    return out[:, 0].reshape(rate.shape), out[:, 1].reshape(rate.shape)
+        idx = idx.index_select(0, keep)
+    return z.reshape(rate.shape), dz.reshape(rate.shape)
 
 
 def relaxed_poisson(rate: torch.Tensor, temperature: float, n_candidates: int,
