@@ -218,8 +218,9 @@ def poisson_spikes(rate: torch.Tensor, generator: torch.Generator | None = None,
     sampler : {"auto", "compiled", "torch"}
         Backend. ``"auto"`` uses the C sampler for CPU float32 rates when it was built
         (:func:`compiled_sampler_available`) and :func:`torch.poisson` otherwise (inside
-        :func:`use_hard_sampler`, the backend it names); the two draw different random streams, so record which one ran
-        (:func:`hard_sampler_for`) when spikes must be reproduced bit for bit.
+        :func:`use_hard_sampler`, the backend it names); the two draw different random
+        streams, so record which one ran (:func:`hard_sampler_for`) when spikes must be
+        reproduced bit for bit.
 
     Returns
     -------
