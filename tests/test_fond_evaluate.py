@@ -34,6 +34,23 @@ def test_evaluate_traces_equal_a_manual_loop():
     assert res.summary["r2"] == res.traces["r2"][-1] and np.isfinite(r2).all()
 
 
+def test_evaluate_records_the_spike_backend_and_torch_backend_reproduces_itself():
+    from neurofond.fond.sampling import compiled_sampler_available, use_hard_sampler
+
+    model = IterativeVAE(ModelConfig.for_family("poisson", n_latents=24, n_inputs=16),
+                         generator=torch.Generator().manual_seed(0))
+    x = torch.randn(30, 16, generator=torch.Generator().manual_seed(2)).numpy()
+    res = evaluate(model, x, 10, batch_size=30, seed=7)
+    assert res.summary["spike_sampler"] == ("compiled" if compiled_sampler_available()
+                                            else "torch")
+    with use_hard_sampler("torch"):
+        a, b = (evaluate(model, x, 10, batch_size=30, seed=7) for _ in range(2))
+    assert a.summary["spike_sampler"] == "torch"
+    np.testing.assert_array_equal(a.traces["r2"], b.traces["r2"])
+    gaussian = IterativeVAE(ModelConfig.for_family("gaussian", n_latents=24, n_inputs=16))
+    assert evaluate(gaussian, x, 3, batch_size=30).summary["spike_sampler"] is None
+
+
 def test_main_job_writes_report_for_every_shipped_model(tmp_path):
     path = run_main_job(tmp_path, steps=20, n_patches=100, progress=False)
     results = json.loads((tmp_path / "results.json").read_text())

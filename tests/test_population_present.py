@@ -62,6 +62,9 @@ def test_responses_layout_and_provenance():
                 "model_config", "preprocessing"):
         assert key in resp.attrs
     assert resp.attrs["transform"] == "linear" and resp.attrs["seed"] == 3
+    from neurofond.fond.sampling import compiled_sampler_available
+    assert resp.attrs["spike_sampler"] == ("compiled" if compiled_sampler_available()
+                                           else "torch")
     np.testing.assert_array_equal(resp["orientation"].values, np.repeat([45.0, 135.0], 4))
     np.testing.assert_array_equal(resp["unit"].values, np.arange(K))
     np.testing.assert_allclose(resp["x_deg"].values, 0.0)

@@ -55,6 +55,7 @@ import xarray as xr
 from ..fond.config import MODEL_NAMES
 from ..fond.data import Preprocessing
 from ..fond.model import IterativeVAE
+from ..fond.sampling import hard_sampler_for
 from ..responses import make_responses
 from ..stimuli import ScreenGeometry, Stimuli
 from .transform import MODES, PresentationTransform
@@ -725,6 +726,9 @@ class InSilicoPopulation:
             "n_positions": layout.n_tiles,
             "frame_rate_hz": "" if stim.frame_rate_hz is None else float(stim.frame_rate_hz),
             "n_frames": stim.n_frames,
+            # hard-spike backend (same seed + same backend -> same spikes)
+            "spike_sampler": (hard_sampler_for(torch.empty(1, device=self.device))
+                              if self.model.is_poisson else ""),
         }
         for key, value in settings.items():
             attrs[key] = value
