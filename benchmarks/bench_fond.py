@@ -11,8 +11,11 @@ Evaluation-mode inference (B=1000 patches, K=512, D=256):
     (B x K) by (K x D) products, 4 B D K FLOP (0.52 GFLOP at B=1000); the fraction reported
     is achieved FLOP/s over sgemm FLOP/s.
   Peak memory is each variant's peak RSS, measured in its own subprocess.
-Training step (batch 200, T=16, K=512): fast relaxed sampler vs the literal one
-(``n`` exponential draws per neuron, cumsum, sigmoid), at several candidate counts.
+Training step (batch 200, T=16, K=512, forward + backward): fast relaxed sampler vs the
+literal one (``n`` exponential draws per neuron, cumsum, sigmoid), at the candidate counts
+reached in training (10-80) and at temperatures 1.0 / 0.1 / 0.01 (start, middle and second
+half of the anneal); each in a child process with 1 thread, 2 spinning threads
+(``OMP_WAIT_POLICY=ACTIVE``) and 2 sleeping threads (``PASSIVE``, neurofond's default).
 
     python benchmarks/bench_fond.py [--quick] [--out benchmarks/results]
 """
@@ -107,8 +110,12 @@ def sgemm_gflops() -> float:
     return 5 * 2 * 4096**3 / (time.perf_counter() - t0) / 1e9
 
 
+TEMPERATURES = (1.0, 0.1, 0.01)  # start of training, mid-anneal, second half
+
+
 def training_steps(candidates: list[int], repeats: int, checkpoint: str | None,
-                   threads: int = 1) -> list[dict]:
+                   threads: int = 1, temperatures: tuple[float, ...] = TEMPERATURES,
+                   literal: bool = True) -> list[dict]:
     import neurofond.fond.model as model_mod
     from neurofond.fond.sampling import relaxed_poisson, relaxed_poisson_literal
     from neurofond.fond.training import configure_cpu
@@ -119,20 +126,27 @@ def training_steps(candidates: list[int], repeats: int, checkpoint: str | None,
     model = _model(checkpoint).train()
     x = torch.randn(200, D, generator=torch.Generator().manual_seed(0))
     rows = []
-    for n in candidates:
-        for name, sampler in (("neurofond", relaxed_poisson), ("literal", relaxed_poisson_literal)):
-            model_mod.relaxed_poisson = sampler
-            gen = torch.Generator().manual_seed(0)
-            times = []
-            for _ in range(repeats + 1):
-                model.zero_grad()
-                t0 = time.perf_counter()
-                loss, _ = model.training_loss(x, beta=24.0, temperature=0.1, n_candidates=n,
-                                              generator=gen)
-                loss.backward()
-                times.append(time.perf_counter() - t0)
-            rows.append({"sampler": name, "n_candidates": n, "step_s": min(times[1:])})
-        model_mod.relaxed_poisson = relaxed_poisson
+    samplers = [("neurofond", relaxed_poisson)]
+    if literal:
+        samplers.append(("literal", relaxed_poisson_literal))
+    for temp in temperatures:
+        for n in candidates:
+            for name, sampler in samplers:
+                if name == "literal" and temp != 0.1:
+                    continue  # the literal form's cost does not depend on the temperature
+                model_mod.relaxed_poisson = sampler
+                gen = torch.Generator().manual_seed(0)
+                times = []
+                for _ in range(repeats + 1):
+                    model.zero_grad()
+                    t0 = time.perf_counter()
+                    loss, _ = model.training_loss(x, beta=24.0, temperature=temp,
+                                                  n_candidates=n, generator=gen)
+                    loss.backward()
+                    times.append(time.perf_counter() - t0)
+                rows.append({"sampler": name, "threads": threads, "temperature": temp,
+                             "n_candidates": n, "step_s": min(times[1:])})
+            model_mod.relaxed_poisson = relaxed_poisson
     torch.set_num_threads(previous)
     return rows
 
@@ -144,13 +158,18 @@ def main() -> int:
     ap.add_argument("--out", default="benchmarks/results")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=None)
-    ap.add_argument("--training-threads", type=int, default=1,
-                    help="torch threads for the training steps (1: fastest on 2 cores, where "
-                         "the step's many small ops lose more to thread sync than they gain)")
+    ap.add_argument("--training-child", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     steps = args.steps or (20 if args.quick else 200)
+    candidates, repeats = ([10], 1) if args.quick else ([10, 20, 50, 80], 3)
     if args.child:
         print(json.dumps(_child(args.child, steps, args.checkpoint)))
+        return 0
+    if args.training_child:
+        rows = training_steps(candidates, repeats, args.checkpoint, args.training_child,
+                              TEMPERATURES if not args.quick else (0.1,),
+                              literal=args.training_child == 1)
+        print(json.dumps(rows))
         return 0
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     inference = {}
@@ -160,6 +179,20 @@ def main() -> int:
             cmd += ["--checkpoint", args.checkpoint]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
         inference[variant] = json.loads(out.strip().splitlines()[-1])
+    # training steps in child processes: the OpenMP wait policy is fixed when torch loads.
+    # 1 thread (with the literal sampler as baseline), 2 threads spinning (ACTIVE, a machine
+    # to itself) and 2 threads sleeping between ops (PASSIVE, neurofond's default)
+    training = []
+    for threads, policy in ((1, "PASSIVE"), (2, "ACTIVE"), (2, "PASSIVE")):
+        cmd = [sys.executable, __file__, "--training-child", str(threads)]
+        if args.quick:
+            cmd.append("--quick")
+        if args.checkpoint:
+            cmd += ["--checkpoint", args.checkpoint]
+        out = subprocess.run(cmd, check=True, capture_output=True, text=True,
+                             env={**os.environ, "OMP_WAIT_POLICY": policy}).stdout
+        training += [{**row, "omp_wait_policy": policy}
+                     for row in json.loads(out.strip().splitlines()[-1])]
     gflops = sgemm_gflops()
     flop_per_patch_step = 4 * D * K
     ours = inference["neurofond"]["patch_steps_per_s"]
@@ -172,10 +205,7 @@ def main() -> int:
             ours / inference["neurofond-torch-sampler"]["patch_steps_per_s"],
         "roofline_patch_steps_per_s": gflops * 1e9 / flop_per_patch_step,
         "roofline_fraction": ours * flop_per_patch_step / (gflops * 1e9),
-        "training": training_steps([10, 20, 50] if not args.quick else [10],
-                                   1 if args.quick else 3, args.checkpoint,
-                                   args.training_threads),
-        "training_threads": args.training_threads,
+        "training": training,
     }
     path = Path(args.out) / ("bench_fond_quick.json" if args.quick else "bench_fond.json")
     write_json_atomic(path, result)
