@@ -107,7 +107,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
         patches = heldout_patches(prep, args.n_patches, args.seed)
     result = evaluate(model, patches, n_steps=args.steps, batch_size=args.batch_size,
                       seed=args.seed, device=args.device, progress=not args.json)
-    keys = ("r2", "r2_map", "r2_pooled", "zeros", "convergence_step", "distance")
+    keys = ("r2", "r2_map", "r2_pooled", "zeros", "convergence_step", "distance",
+            "spike_sampler")
     out = {k: result.summary[k] for k in keys}
     if args.json:
         print(json.dumps(out))

@@ -107,5 +107,6 @@ def test_cli_train_and_evaluate_json(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert set(out) >= {"r2", "r2_map", "zeros", "convergence_step"}
     assert 0 <= out["zeros"] <= 1 and np.isfinite(out["r2"])
+    assert out["spike_sampler"] in ("compiled", "torch")
     rc = cli_main(["evaluate", str(tmp_path / "missing.safetensors"), "--json"])
     assert rc == 2
