@@ -10,11 +10,13 @@ from neurofond.pretrained import DEFAULT_MODEL, list_pretrained, load_model, loa
 
 # Regression values: 500 held-out photo patches (seed 0), 100 inference steps, sampler seed 0.
 # Measured on the release checkpoints (docs/pretrained.md). 100 steps is inside the stable range
-# of the shipped iP-VAE (docs/pretrained.md).
+# of the shipped iP-VAE (docs/pretrained.md). iP-VAE: the compiled spike sampler's stream
+# (0.6581 / 0.8835 / 0.8654); torch.poisson's gives 0.6493 / 0.8834 / 0.8656, a difference of
+# the size of the sampling error of a mean over 500 patches (~0.01).
 REGRESSION = {
     "igvae-k512-b8-photos": {"r2": 0.8479, "r2_map": 0.9648, "zeros": 0.0},
     "igrelu-k512-b8-photos": {"r2": 0.8312, "r2_map": 0.9057, "zeros": 0.5815},
-    "ipvae-k512-b24-photos": {"r2": 0.6589, "r2_map": 0.8844, "zeros": 0.8648},
+    "ipvae-k512-b24-photos": {"r2": 0.6581, "r2_map": 0.8835, "zeros": 0.8654},
 }
 
 
