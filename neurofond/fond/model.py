@@ -36,7 +36,7 @@ from .config import ModelConfig
 from .divergences import gaussian_kl, poisson_kl, poisson_kl_from_rates
 from .sampling import poisson_spikes, relaxed_poisson
 
-__all__ = ["IterativeVAE", "InferenceState", "soft_upper_clamp", "tanh_clamp"]
+__all__ = ["InferenceState", "IterativeVAE", "StepConstants", "soft_upper_clamp", "tanh_clamp"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
