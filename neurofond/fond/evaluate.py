@@ -10,7 +10,6 @@ import torch
 
 from .metrics import convergence_index, distance_to_ideal, squared_error_parts
 from .model import IterativeVAE
-from .sampling import hard_sampler_for
 
 __all__ = ["EvaluationResult", "evaluate", "run_inference"]
 
@@ -152,7 +151,6 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
         "zeros_at_convergence": float(traces["zeros"][min(conv, n_steps - 1)]),
         "distance": distance_to_ideal(float(traces["r2"][-1]), float(traces["zeros"][-1])),
         # which hard-spike backend drew the spikes (same seed + same backend -> same spikes)
-        "spike_sampler": (hard_sampler_for(x_all[:1].to(device)) if model.is_poisson
-                          else None),
+        "spike_sampler": model.spike_sampler(),
     }
     return EvaluationResult(traces=traces, n_samples=n, summary=summary)

@@ -34,7 +34,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .divergences import gaussian_kl, poisson_kl, poisson_kl_from_rates
-from .sampling import poisson_spikes, relaxed_poisson
+from .sampling import hard_sampler_for, poisson_spikes, relaxed_poisson
 
 __all__ = ["InferenceState", "IterativeVAE", "StepConstants", "soft_upper_clamp", "tanh_clamp"]
 
@@ -189,7 +189,7 @@ class IterativeVAE(nn.Module):
         assert state.xi is not None and state.eps is not None
         g = drive if state.gain is None else state.gain * drive
         sigma = torch.exp(state.xi)
-        dmu = torch.exp(self.log_eta) * (sigma * sigma * g - bias)
+        dmu = consts.eta * (sigma * sigma * g - bias)
         dxi = torch.exp(self.log_eta_xi) * 0.5 * g * state.eps * sigma
         mu = tanh_clamp(state.u + tanh_clamp(dmu, cfg.clamp_du[0]), cfg.clamp_u[0])
         xi = tanh_clamp(state.xi + tanh_clamp(dxi, cfg.clamp_du[1]), cfg.clamp_u[1])
@@ -204,6 +204,12 @@ class IterativeVAE(nn.Module):
             return poisson_kl(new.u, old.u, self.config.kl_variant)
         assert new.xi is not None and old.xi is not None
         return gaussian_kl(new.u, new.xi, old.u, old.xi)
+
+    def spike_sampler(self) -> str | None:
+        """Hard-spike backend this model's rates are sampled with (``"compiled"`` or
+        ``"torch"``, :func:`neurofond.fond.sampling.hard_sampler_for`); None for Gaussian
+        models. Rates have the decoder's dtype and device."""
+        return hard_sampler_for(self.phi) if self.is_poisson else None
 
     def step_constants(self) -> StepConstants:
         """Per-step parameter transforms, computed once per trajectory."""

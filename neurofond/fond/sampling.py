@@ -336,7 +336,7 @@ def _relaxed_forward(rate, temperature, n, generator, tail_logit, unit_arrivals,
     horizon = flat * (1.0 + tail_logit * temperature)
     # round 1: the first arrival of every neuron
     if given is not None:
-        first = given[:, 0].clone()
+        first = given[:, 0]
     else:
         first = torch.rand(flat.numel(), generator=generator, dtype=flat.dtype,
                            device=flat.device).neg_().log1p_().neg_()

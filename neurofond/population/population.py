@@ -55,7 +55,6 @@ import xarray as xr
 from ..fond.config import MODEL_NAMES
 from ..fond.data import Preprocessing
 from ..fond.model import IterativeVAE
-from ..fond.sampling import hard_sampler_for
 from ..responses import make_responses
 from ..stimuli import ScreenGeometry, Stimuli
 from .transform import MODES, PresentationTransform
@@ -727,8 +726,7 @@ class InSilicoPopulation:
             "frame_rate_hz": "" if stim.frame_rate_hz is None else float(stim.frame_rate_hz),
             "n_frames": stim.n_frames,
             # hard-spike backend (same seed + same backend -> same spikes)
-            "spike_sampler": (hard_sampler_for(torch.empty(1, device=self.device))
-                              if self.model.is_poisson else ""),
+            "spike_sampler": self.model.spike_sampler() or "",
         }
         for key, value in settings.items():
             attrs[key] = value
