@@ -106,15 +106,18 @@ def figure(results: dict[str, Any], fits: dict[str, Any], phis: dict[str, np.nda
 
     plt = common.pyplot()
     n_ex = 6
-    fig = plt.figure(figsize=(4 + 1.1 * n_ex, max(3.2, 2.2 * len(results))))
-    gs = fig.add_gridspec(2 * len(results), 1 + n_ex, width_ratios=[4] + [1] * n_ex)
+    fig = plt.figure(figsize=(4.6 + 1.1 * n_ex, max(3.2, 2.2 * len(results))))
+    # column 1 is an empty spacer that keeps the row labels off the histogram
+    gs = fig.add_gridspec(2 * len(results), 2 + n_ex, width_ratios=[4, 0.6] + [1] * n_ex)
     ax = fig.add_subplot(gs[:, 0])
     bins = np.linspace(0, 1, 26)
+    spare_colors = iter(["C1", "C4", "C5", "C6", "C8", "C9", "C7"])  # checkpoints outside COLORS
     for key, res in results.items():
         ds = fits[key]
         live = np.asarray(ds["considered"].values, dtype=bool)
         r2 = np.clip(np.asarray(ds["r2"].values)[live], 0, 1)
-        ax.hist(r2, bins=bins, histtype="step", lw=1.5, color=common.COLORS.get(key),
+        ax.hist(r2, bins=bins, histtype="step", lw=1.5,
+                color=common.COLORS.get(key) or next(spare_colors, None),
                 label=f"{key}: {100 * (res['fraction'] or 0):.0f}% Gabor-like (n={live.sum()})")
     ax.axvline(R2_THRESHOLD, color="k", ls=":", lw=1)
     ax.set_xlabel("Gabor fit R$^2$ (live elements)")
@@ -131,14 +134,16 @@ def figure(results: dict[str, Any], fits: dict[str, Any], phis: dict[str, np.nda
             fit = GaborFit(params=params, r2=float(ds["r2"].values[j])).render(side)
             lim = np.abs(elem).max() or 1.0
             for r_off, img in ((0, elem), (1, fit)):
-                a = fig.add_subplot(gs[2 * row + r_off, 1 + col])
+                a = fig.add_subplot(gs[2 * row + r_off, 2 + col])
                 a.imshow(img, cmap="gray", vmin=-lim, vmax=lim)
                 a.set_xticks([])
                 a.set_yticks([])
                 if r_off == 1:
                     a.set_xlabel(f"R$^2$ {float(ds['r2'].values[j]):.2f}", fontsize=7)
-                if col == 0:
-                    a.set_ylabel(f"{key}\n{'element' if r_off == 0 else 'fit'}", fontsize=7)
+                if col == 0:  # long names wrapped so the label stays within its row
+                    parts = key.split("-")
+                    name = "\n".join("-".join(parts[i:i + 2]) for i in range(0, len(parts), 2))
+                    a.set_ylabel(f"{name}\n{'element' if r_off == 0 else 'fit'}", fontsize=7)
     fig.suptitle("Gabor fits of the learned dictionaries", fontsize=10)
     return common.save_figure(fig, path)
 
