@@ -82,7 +82,7 @@ def _child(variant: str, steps: int, checkpoint: str | None) -> dict:
     configure_cpu()
     model, x = _model(checkpoint), _inputs()
     gen = torch.Generator().manual_seed(0)
-    from neurofond.fond.sampling import hard_sampler_for, use_hard_sampler
+    from neurofond.fond.sampling import use_hard_sampler
 
     def ours(n, sampler="auto"):
         with use_hard_sampler(sampler):
@@ -91,7 +91,7 @@ def _child(variant: str, steps: int, checkpoint: str | None) -> dict:
     fn = {"neurofond": ours,
           "neurofond-torch-sampler": lambda n: ours(n, "torch"),
           "baseline": lambda n: baseline_inference(model, x, n, gen)}[variant]
-    sampler = {"neurofond": hard_sampler_for(x)}.get(variant, "torch")
+    sampler = model.spike_sampler() if variant == "neurofond" else "torch"
     fn(5)
     t0 = time.perf_counter()
     fn(steps)
@@ -171,28 +171,25 @@ def main() -> int:
                               literal=args.training_child == 1)
         print(json.dumps(rows))
         return 0
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    inference = {}
-    for variant in ("neurofond", "neurofond-torch-sampler", "baseline"):
-        cmd = [sys.executable, __file__, "--child", variant, "--steps", str(steps)]
+
+    def run_child(flags: list[str], omp_wait_policy: str):
+        """This script in a fresh process (own peak RSS, own OpenMP wait policy); its JSON."""
+        cmd = [sys.executable, __file__, *flags]
         if args.checkpoint:
             cmd += ["--checkpoint", args.checkpoint]
+        env = {**os.environ, "OMP_WAIT_POLICY": omp_wait_policy}
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-        inference[variant] = json.loads(out.strip().splitlines()[-1])
+        return json.loads(out.strip().splitlines()[-1])
+
+    inference = {variant: run_child(["--child", variant, "--steps", str(steps)], "PASSIVE")
+                 for variant in ("neurofond", "neurofond-torch-sampler", "baseline")}
     # training steps in child processes: the OpenMP wait policy is fixed when torch loads.
     # 1 thread (with the literal sampler as baseline), 2 threads spinning (ACTIVE, a machine
     # to itself) and 2 threads sleeping between ops (PASSIVE, neurofond's default)
     training = []
     for threads, policy in ((1, "PASSIVE"), (2, "ACTIVE"), (2, "PASSIVE")):
-        cmd = [sys.executable, __file__, "--training-child", str(threads)]
-        if args.quick:
-            cmd.append("--quick")
-        if args.checkpoint:
-            cmd += ["--checkpoint", args.checkpoint]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True,
-                             env={**os.environ, "OMP_WAIT_POLICY": policy}).stdout
-        training += [{**row, "omp_wait_policy": policy}
-                     for row in json.loads(out.strip().splitlines()[-1])]
+        flags = ["--training-child", str(threads)] + (["--quick"] if args.quick else [])
+        training += [{**row, "omp_wait_policy": policy} for row in run_child(flags, policy)]
     gflops = sgemm_gflops()
     flop_per_patch_step = 4 * D * K
     ours = inference["neurofond"]["patch_steps_per_s"]
