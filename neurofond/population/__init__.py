@@ -8,6 +8,8 @@
   averages, RF summaries (position, orientation, SF), Gabor fits.
 """
 
+from .. import _torch_env  # noqa: F401  (process settings before torch loads)
+
 from .population import DEFAULT_STATIC_STEPS, InSilicoPopulation, ParameterError, TileLayout
 from .receptive_fields import (
     GABOR_PARAMS,

@@ -1,0 +1,125 @@
+"""Atomic file writes and JSON-safe conversion: the one home for both.
+
+Every result file neurofond writes goes through a temporary file in the target folder and an
+:func:`os.replace`, so a reader (or a killed run) never sees a half-written file. JSON is
+written through :func:`to_jsonable`, which maps numpy scalars/arrays to Python values,
+non-finite floats to ``null`` and paths to strings.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "save_figure",
+    "save_safetensors_atomic",
+    "to_jsonable",
+]
+
+
+def _default_mode() -> int:
+    """Permission bits a newly created file would get (mkstemp makes files 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_path(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp)`` on a temporary file beside ``path``, then rename it to ``path``.
+
+    The temporary file is removed if ``write`` raises (or the process is interrupted
+    inside Python); ``path`` is either the old file or the complete new one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, _default_mode())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, payload: bytes) -> Path:
+    """Write ``payload`` to ``path`` atomically."""
+    return atomic_path(path, lambda tmp: Path(tmp).write_bytes(payload))
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write UTF-8 ``text`` to ``path`` atomically."""
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def to_jsonable(obj: Any) -> Any:
+    """A JSON-safe copy of ``obj``.
+
+    numpy scalars -> Python scalars, arrays -> lists, NaN/inf -> ``None``, paths -> ``str``,
+    mappings -> dicts with string keys, tuples/sets -> lists. Other objects raise
+    :class:`TypeError` (nothing is silently stringified).
+    """
+    if obj is None or isinstance(obj, (str, bool)):
+        return obj
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        value = float(obj)
+        return value if math.isfinite(value) else None
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        return [to_jsonable(v) for v in obj]
+    if hasattr(obj, "tolist"):  # torch tensors, numpy-like scalars
+        return to_jsonable(obj.tolist())
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def atomic_write_json(path: str | os.PathLike, data: Any, *, indent: int = 2) -> Path:
+    """Write ``to_jsonable(data)`` as JSON (sorted keys, NaN as null) to ``path`` atomically."""
+    text = json.dumps(to_jsonable(data), indent=indent, sort_keys=True, allow_nan=False)
+    return atomic_write_text(path, text + "\n")
+
+
+def save_safetensors_atomic(tensors: dict[str, torch.Tensor], path: str | os.PathLike,
+                            metadata: dict[str, str]) -> Path:
+    """Write a safetensors file through a temporary file and an atomic rename."""
+    from safetensors.torch import save_file
+
+    return atomic_path(path, lambda tmp: save_file(tensors, tmp, metadata=metadata))
+
+
+def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 120, close: bool = True) -> Path:
+    """Save a matplotlib figure to ``path`` atomically (format from the suffix)."""
+    path = Path(path)
+    fmt = path.suffix.lstrip(".") or "png"
+    out = atomic_path(path, lambda tmp: fig.savefig(tmp, dpi=dpi, bbox_inches="tight",
+                                                    format=fmt))
+    if close:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return out
