@@ -109,3 +109,18 @@ def test_load_neo_pickle(tmp_path):
     bad.write_text("x")
     with pytest.raises(ValueError, match="no neo IO"):
         load_neo(bad, bin_ms=10, window_ms=(0, 100))
+
+
+def test_duplicate_unit_id_in_one_segment_is_refused():
+    """Two trains with one neuron_id in a segment: an error, not the last one kept (issue 17.3)."""
+    block = _block()
+    seg = block.segments[1]
+    dup = neo.SpikeTrain([10.25] * pq.s, t_start=10.0 * pq.s, t_stop=11.0 * pq.s, neuron_id="a")
+    seg.spiketrains.append(dup)
+    with pytest.raises(ValueError, match=r"segment 1 \('trial1'\).*'a'"):
+        block_to_responses(block, bin_ms=10, window_ms=(0, 100), stimulus_key="orientation",
+                           onset_key="onset")
+    # the same id in different segments is the same unit across trials (still fine)
+    r = block_to_responses(_block(), bin_ms=10, window_ms=(0, 100), stimulus_key="orientation",
+                           onset_key="onset")
+    assert r.sizes["neuron"] == 2

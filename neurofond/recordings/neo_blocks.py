@@ -108,7 +108,8 @@ def block_to_responses(
         If ``block`` is not a neo Block.
     ValueError
         If the block has no segments or spike trains, a segment lacks a
-        stimulus annotation, or ``bin_ms``/``window_ms`` are invalid.
+        stimulus annotation, two spike trains of one segment share a unit id,
+        or ``bin_ms``/``window_ms`` are invalid.
 
     Examples
     --------
@@ -164,9 +165,18 @@ def block_to_responses(
             raise ValueError(f"segment {t} ({seg.name!r}) lacks onset annotation {onset_key!r}")
 
     names: dict[str, int] = {}
-    for seg in segments:
+    for t, seg in enumerate(segments):
+        seen: set[str] = set()
         for i, st in enumerate(seg.spiketrains):
-            names.setdefault(_neuron_name(st, i, neuron_key), len(names))
+            name = _neuron_name(st, i, neuron_key)
+            if name in seen:  # binning both into one row would keep only the last (spikes lost)
+                raise ValueError(
+                    f"segment {t} ({seg.name!r}): two spike trains share the unit id "
+                    f"{name!r} ({neuron_key!r} annotation, else name, else position); "
+                    f"give each unit of a segment a distinct {neuron_key!r}"
+                )
+            seen.add(name)
+            names.setdefault(name, len(names))
     if not names:
         raise ValueError("block: no spike trains in any segment")
 
