@@ -63,3 +63,61 @@ def test_load_model_accepts_names_and_paths():
     by_name = load_model(row["name"])[0]
     by_path = load_model(row["path"])[0]
     assert by_name.config == by_path.config
+
+
+# --------------------------------------------------------------------------- resolution
+
+
+def test_resolve_checkpoint_names_and_paths(tmp_path, monkeypatch):
+    import os
+    from pathlib import Path
+
+    from neurofond.pretrained import resolve_checkpoint
+
+    row = list_pretrained()[0]
+    path = Path(row["path"]).resolve()
+    assert resolve_checkpoint(row["name"]) == path
+    assert resolve_checkpoint(row["path"]) == path
+    assert resolve_checkpoint(Path(row["path"])) == path
+    monkeypatch.chdir(path.parent)  # a bare relative file name is a path, not a name
+    assert resolve_checkpoint(path.name) == path
+    monkeypatch.chdir(tmp_path)
+    # a file in the working folder named like a shipped model wins over the shipped one
+    (tmp_path / row["name"]).write_bytes(b"x")
+    assert resolve_checkpoint(row["name"]) == tmp_path / row["name"]
+    assert os.path.isabs(resolve_checkpoint(row["name"]))
+
+
+def test_resolve_checkpoint_errors_list_shipped_names(tmp_path):
+    import neurofond
+    from neurofond.pretrained import resolve_checkpoint
+
+    assert neurofond.resolve_checkpoint is resolve_checkpoint
+    with pytest.raises(ValueError, match="unknown pretrained model") as err:
+        resolve_checkpoint("no-such-model-xyz")
+    for row in list_pretrained():
+        assert row["name"] in str(err.value)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_checkpoint(tmp_path / "missing.safetensors")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_checkpoint("runs/no-such-model")  # path-like: not looked up by name
+    with pytest.raises(ValueError, match="folder"):
+        resolve_checkpoint(tmp_path)
+    with pytest.raises(ValueError, match="shipped name or a path"):
+        resolve_checkpoint(3)
+    with pytest.raises(ValueError, match="unknown pretrained model"):
+        load_model("ipvae-does-not-exist")
+
+
+def test_resolve_checkpoints_unique_keys():
+    from neurofond.pretrained import resolve_checkpoints
+
+    rows = {r["family"]: r for r in list_pretrained()}
+    cks = resolve_checkpoints([rows["poisson"]["name"], rows["gaussian"]["path"]])
+    assert [c.key for c in cks] == ["ipvae", "igvae"]
+    assert cks[0].label == f"iP-VAE ({rows['poisson']['name']})"
+    twice = resolve_checkpoints([rows["poisson"]["name"], rows["poisson"]["path"]])
+    assert [c.key for c in twice] == [rows["poisson"]["name"], rows["poisson"]["name"] + "-2"]
+    assert twice[0].family == "poisson" and twice[0].path == twice[1].path
+    with pytest.raises(ValueError, match="at least one"):
+        resolve_checkpoints([])

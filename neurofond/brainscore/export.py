@@ -71,16 +71,10 @@ def plugin_identifier(checkpoint: str | Path) -> str:
 
 
 def _resolve_checkpoint(checkpoint: str | Path) -> Path:
-    path = Path(checkpoint)
-    if path.exists():
-        if not path.is_file() or path.suffix != ".safetensors":
-            raise ValueError(f"checkpoint: expected a .safetensors file, got {path}")
-        return path
-    if path.suffix == ".safetensors" or "/" in str(checkpoint):
-        raise FileNotFoundError(f"checkpoint: {path} does not exist")
-    from ..pretrained import pretrained_path
+    """The one name-or-path rule: :func:`neurofond.pretrained.resolve_checkpoint`."""
+    from ..pretrained import resolve_checkpoint
 
-    return pretrained_path(str(checkpoint))
+    return resolve_checkpoint(checkpoint)
 
 
 def _version(package: str) -> str | None:
