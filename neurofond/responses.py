@@ -200,12 +200,42 @@ def time_centers_ms(responses: xr.DataArray) -> np.ndarray:
 # --------------------------------------------------------------------------- selection
 
 
+def stimulus_mask(responses: xr.DataArray, name: str = "select_stimuli",
+                  **params: Any) -> np.ndarray:
+    """Boolean mask over ``stimulus``: the stimuli whose parameters match ``params``.
+
+    The matching rule of :func:`select_stimuli` (which see); ``name`` labels errors.
+
+    Raises
+    ------
+    ValueError
+        If a name is not a coordinate on ``stimulus`` or no stimulus matches.
+    """
+    mask = np.ones(responses.sizes["stimulus"], dtype=bool)
+    for key, want in params.items():
+        if key not in responses.coords or responses[key].dims != ("stimulus",):
+            known = sorted(str(k) for k, c in responses.coords.items() if c.dims == ("stimulus",))
+            raise ValueError(f"{name}: unknown stimulus coordinate {key!r}; known: {known}")
+        values = np.asarray(responses[key].values)
+        try:
+            mask &= _matches(values, want)
+        except TypeError:
+            raise ValueError(
+                f"{name}: {key!r} holds {values.dtype} values, cannot match {want!r}"
+            ) from None
+    if not mask.any():
+        raise ValueError(f"{name}: {params!r} selects no stimulus")
+    return mask
+
+
 def select_stimuli(responses: xr.DataArray, **params: Any) -> xr.DataArray:
     """The stimuli whose parameters match, by coordinate name.
 
     Each keyword names a coordinate on ``stimulus`` and gives a scalar (equality; floats
-    compared with :func:`numpy.isclose`), a list of accepted values, or a ``slice(lo, hi)``
-    (inclusive range, either end ``None``). Conditions combine with AND.
+    compared with :func:`numpy.isclose`, ``rtol=1e-9``), a list of accepted values, or a
+    ``slice(lo, hi)`` (inclusive range, either end ``None``). Conditions combine with AND.
+    This is the documented idiom for selecting stimuli (the pinned xarray 2022.3 cannot
+    index non-dimension coordinates, so ``resp.sel(orientation=90)`` is not available).
 
     Parameters
     ----------
@@ -231,37 +261,33 @@ def select_stimuli(responses: xr.DataArray, **params: Any) -> xr.DataArray:
     ...                                        "contrast": [0.1, 1.0, 0.1, 1.0]})
     >>> select_stimuli(resp, orientation=90, contrast=1.0).stimulus_id.values.tolist()
     [3]
+    >>> select_stimuli(resp, contrast=slice(0.5, None)).stimulus_id.values.tolist()
+    [1, 3]
     """
-    mask = np.ones(responses.sizes["stimulus"], dtype=bool)
-    for key, want in params.items():
-        if key not in responses.coords or responses[key].dims != ("stimulus",):
-            have = sorted(k for k, c in responses.coords.items() if c.dims == ("stimulus",))
-            raise ValueError(f"{key}: not a stimulus coordinate; available: {have}")
-        mask &= _matches(np.asarray(responses[key].values), want)
-    if not mask.any():
-        raise ValueError(f"select_stimuli: no stimulus matches {params!r}")
-    return responses.isel(stimulus=np.flatnonzero(mask))
+    return responses.isel(stimulus=np.flatnonzero(stimulus_mask(responses, **params)))
 
 
 def _matches(values: np.ndarray, want: Any) -> np.ndarray:
     numeric = values.dtype.kind in "biuf"
     if isinstance(want, slice):
         if want.step is not None:
-            raise ValueError(f"slice step is not supported in stimulus selection: {want!r}")
+            raise ValueError(f"select_stimuli: a slice step is not supported, got {want!r}")
         out = np.ones(values.shape, dtype=bool)
         if want.start is not None:
             out &= values >= want.start
         if want.stop is not None:
             out &= values <= want.stop
         return out
-    if isinstance(want, (list, tuple, set, np.ndarray)):
+    if isinstance(want, (list, tuple, set, frozenset, np.ndarray)):
         out = np.zeros(values.shape, dtype=bool)
         for w in want:
             out |= _matches(values, w)
         return out
-    if numeric and isinstance(want, (int, float, np.number)) and not isinstance(want, bool):
+    if isinstance(want, (int, float, np.number)) and not isinstance(want, bool):
+        if not numeric:
+            raise TypeError
         return np.isclose(values.astype(float), float(want), rtol=1e-9, atol=1e-12)
-    return values == want
+    return np.asarray(values == want, dtype=bool)
 
 
 # --------------------------------------------------------------------------- windows

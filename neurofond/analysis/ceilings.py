@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurofond.analysis._base import _coords_on, _provenance
 from neurofond.analysis.predictivity import (
     _check_int,
     _check_seed,
@@ -48,7 +49,6 @@ from neurofond.analysis.predictivity import (
     _nanstd,
     _responses_counts,
 )
-from neurofond.analysis.tuning import _coords_on, _provenance
 from neurofond.responses import DIMS
 
 __all__ = [

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurofond.analysis.tuning import _coords_on, _provenance
+from neurofond.analysis._base import _coords_on, _provenance
 
 __all__ = ["naka_rushton", "fit_naka_rushton"]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from neurofond.analysis.tuning import (
+from neurofond.analysis._base import (
     _check_contiguous,
     _check_responses,
     _coords_on,

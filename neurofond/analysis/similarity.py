@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurofond.analysis.tuning import _provenance
+from neurofond.analysis._base import _provenance
 
 __all__ = ["ks_similarity", "ks_similarity_bootstrap"]
 

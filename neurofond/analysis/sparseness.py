@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurofond.analysis.tuning import (
+from neurofond.analysis._base import (
     _check_responses,
     _coords_on,
     _nanmean,

@@ -4,19 +4,31 @@ All functions take a ``Responses`` array (see :mod:`neurofond.responses`) or a t
 curve computed from one, and return labelled :mod:`xarray` objects with the provenance of
 the computation in ``.attrs``.
 
-This module also holds the small input-checking helpers shared by the other analysis
-modules (window selection, coordinate copying, provenance); they are private.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import xarray as xr
 
-from neurofond.responses import validate_responses
+from neurofond.analysis._base import (
+    INV_SQRT2,
+    _check_contiguous,
+    _check_responses,
+    _coords_on,
+    _nanmean,
+    _provenance,
+    _select_time,
+    _simple,
+    _stimulus_coord,
+    _time_edges,
+    _where_mask,
+    _window_bins,
+    _window_counts,
+)
 
 __all__ = [
     "tuning_curve",
@@ -24,173 +36,6 @@ __all__ = [
     "sf_selectivity",
     "modulation_ratio",
 ]
-
-INV_SQRT2 = 1.0 / np.sqrt(2.0)
-
-# ---------------------------------------------------------------------------------------------
-# shared private helpers (used by every analysis module)
-# ---------------------------------------------------------------------------------------------
-
-
-def _check_responses(responses: Any, name: str = "responses") -> xr.DataArray:
-    """Validate a Responses array and reject empty dimensions."""
-    validate_responses(responses, name=name)
-    for dim in ("stimulus", "neuron", "time"):
-        if responses.sizes[dim] == 0:
-            raise ValueError(f"{name}: the {dim!r} dimension is empty")
-    return responses
-
-
-def _time_edges(responses: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
-    starts = np.asarray(responses["time_start_ms"].values, dtype=float)
-    ends = np.asarray(responses["time_end_ms"].values, dtype=float)
-    return starts, ends
-
-
-def _check_contiguous(responses: xr.DataArray, name: str = "responses") -> None:
-    starts, ends = _time_edges(responses)
-    bin_ms = float(responses.attrs["bin_ms"])
-    if not np.allclose(ends - starts, bin_ms, rtol=1e-9, atol=1e-9) or not np.allclose(
-        starts[1:], ends[:-1], rtol=1e-9, atol=1e-9
-    ):
-        raise ValueError(
-            f"{name}: time bins must be contiguous and {bin_ms} ms wide for this analysis"
-        )
-
-
-def _parse_window(window_ms: Any, name: str) -> tuple[float, float]:
-    try:
-        start, end = (float(v) for v in window_ms)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name}: expected (start_ms, end_ms), got {window_ms!r}") from None
-    if not (np.isfinite(start) and np.isfinite(end)) or start >= end:
-        raise ValueError(f"{name}: expected finite start_ms < end_ms, got {window_ms!r}")
-    return start, end
-
-
-def _window_bins(responses: xr.DataArray, window_ms: Any, name: str = "window_ms") -> np.ndarray:
-    """Indices of the time bins whose centre lies in ``[start, end)``.
-
-    ``None`` selects every bin. Raises if the window reaches outside the time range of
-    ``responses`` or selects no bin.
-    """
-    starts, ends = _time_edges(responses)
-    if window_ms is None:
-        return np.arange(starts.size)
-    start, end = _parse_window(window_ms, name)
-    lo, hi = float(starts.min()), float(ends.max())
-    tol = 1e-9 * max(1.0, abs(lo), abs(hi))
-    if start < lo - tol or end > hi + tol:
-        raise ValueError(
-            f"{name}: ({start:g}, {end:g}) ms lies outside the time range of the responses "
-            f"[{lo:g}, {hi:g}] ms"
-        )
-    centres = 0.5 * (starts + ends)
-    idx = np.flatnonzero((centres >= start) & (centres < end))
-    if idx.size == 0:
-        raise ValueError(f"{name}: ({start:g}, {end:g}) ms contains no time-bin centre")
-    return idx
-
-
-def _select_time(values: np.ndarray, idx: np.ndarray) -> np.ndarray:
-    """``values[..., idx]`` without a copy when ``idx`` is a contiguous range."""
-    if idx.size and np.all(np.diff(idx) == 1):
-        return values[..., idx[0] : idx[-1] + 1]
-    return values[..., idx]
-
-
-def _window_counts(
-    responses: xr.DataArray, window_ms: Any, name: str = "window_ms"
-) -> tuple[np.ndarray, float, np.ndarray]:
-    """Spike counts per (trial, stimulus, neuron) summed over the bins of a window.
-
-    A trial with NaN in any bin of the window gives NaN (missing). Returns the counts
-    (float64), the window duration in ms (sum of bin widths) and the bin indices.
-    """
-    idx = _window_bins(responses, window_ms, name)
-    starts, ends = _time_edges(responses)
-    duration = float(np.sum(ends[idx] - starts[idx]))
-    values = _select_time(np.asarray(responses.values), idx)
-    counts = values.sum(axis=-1, dtype=np.float64)
-    return counts, duration, idx
-
-
-def _nanmean(x: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
-    """NaN-ignoring mean without warnings; all-NaN slices give NaN."""
-    valid = ~np.isnan(x)
-    total = np.where(valid, x, 0.0).sum(axis=axis)
-    n = valid.sum(axis=axis)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, total / np.maximum(n, 1), np.nan)
-
-
-def _coords_on(obj: xr.DataArray | xr.Dataset, dim: str) -> dict[str, tuple[str, np.ndarray]]:
-    """All 1-D coordinates of ``obj`` that lie along ``dim`` (including the index)."""
-    out: dict[str, tuple[str, np.ndarray]] = {}
-    for cname, coord in obj.coords.items():
-        if coord.dims == (dim,):
-            out[str(cname)] = (dim, np.asarray(coord.values))
-    return out
-
-
-def _simple(value: Any) -> Any:
-    """Make an attrs value serialisable (netCDF-friendly)."""
-    if value is None:
-        return "None"
-    if isinstance(value, (str, bool, int, float, np.integer, np.floating)):
-        return value
-    if isinstance(value, Mapping):
-        return repr(dict(value))
-    if isinstance(value, Iterable):
-        items = list(value)
-        if all(isinstance(v, (int, float, np.integer, np.floating)) for v in items):
-            return tuple(float(v) for v in items)
-        return repr(items)
-    return repr(value)
-
-
-def _provenance(func: str, source: Any = None, **params: Any) -> dict[str, Any]:
-    """Provenance attrs: analysis name, data source, bin width, parameters."""
-    attrs: dict[str, Any] = {"analysis": f"neurofond.analysis.{func}"}
-    if isinstance(source, (xr.DataArray, xr.Dataset)):
-        for key in ("source", "bin_ms", "ms_per_step"):
-            if key in source.attrs:
-                attrs[key] = _simple(source.attrs[key])
-    for key, value in params.items():
-        attrs[key] = _simple(value)
-    return attrs
-
-
-def _stimulus_coord(responses: xr.DataArray, key: str, name: str) -> np.ndarray:
-    if key not in responses.coords or responses[key].dims != ("stimulus",):
-        known = sorted(k for k, c in responses.coords.items() if c.dims == ("stimulus",))
-        raise ValueError(f"{name}: unknown stimulus coordinate {key!r}; known: {known}")
-    return np.asarray(responses[key].values)
-
-
-def _where_mask(responses: xr.DataArray, where: Mapping[str, Any] | None) -> np.ndarray:
-    mask = np.ones(responses.sizes["stimulus"], dtype=bool)
-    if where is None:
-        return mask
-    if not isinstance(where, Mapping):
-        raise ValueError(
-            f"where: expected a mapping of stimulus coordinate -> value(s), got {where!r}"
-        )
-    for key, wanted in where.items():
-        values = _stimulus_coord(responses, key, "where")
-        if isinstance(wanted, (str, bytes)) or np.ndim(wanted) == 0:
-            wanted = [wanted]
-        wanted = np.asarray(list(wanted))
-        sel = np.isin(values, wanted)
-        if values.dtype.kind == "f":
-            if wanted.dtype.kind not in "biuf":
-                raise ValueError(f"where: {key!r} holds numbers, got {wanted.tolist()!r}")
-            sel |= np.any(np.isclose(values[:, None], wanted.astype(float)[None, :]), axis=1)
-        mask &= sel
-    if not mask.any():
-        raise ValueError(f"where: {dict(where)!r} selects no stimulus")
-    return mask
-
 
 # ---------------------------------------------------------------------------------------------
 # tuning curves
