@@ -3,6 +3,10 @@
 Plain functions (pynapple style) taking a :mod:`neurofond.responses` ``Responses`` array
 (or a tuning curve computed from one) and returning labelled xarray objects with their
 provenance in ``.attrs``. One module per analysis domain (elephant style); torch-free.
+Cross-validated predictivity is split along its concerns: :mod:`~neurofond.analysis.splits`
+(condition splits), :mod:`~neurofond.analysis.scores` (per-neuron scores),
+:mod:`~neurofond.analysis.estimators` (ridge, PLS, Poisson GLM) and
+:mod:`~neurofond.analysis.predictivity` (the cross-validation driver).
 """
 
 from neurofond.analysis.ceilings import (
@@ -13,16 +17,10 @@ from neurofond.analysis.ceilings import (
     split_half_reliability,
 )
 from neurofond.analysis.contrast import fit_naka_rushton, naka_rushton
+from neurofond.analysis.estimators import PLSPredictor, PoissonGLMPredictor, RidgePredictor
 from neurofond.analysis.latency import psth, response_latency
-from neurofond.analysis.predictivity import (
-    ConditionSplitter,
-    PLSPredictor,
-    PoissonGLMPredictor,
-    RidgePredictor,
-    condition_splits,
-    cross_validated_predictivity,
-    pearson_r,
-)
+from neurofond.analysis.predictivity import cross_validated_predictivity
+from neurofond.analysis.scores import pearson_r
 from neurofond.analysis.similarity import ks_similarity, ks_similarity_bootstrap
 from neurofond.analysis.sparseness import (
     lifetime_sparseness,
@@ -30,6 +28,7 @@ from neurofond.analysis.sparseness import (
     proportion_zeros,
     treves_rolls_sparseness,
 )
+from neurofond.analysis.splits import ConditionSplitter, condition_splits
 from neurofond.analysis.tuning import (
     modulation_ratio,
     orientation_selectivity,
