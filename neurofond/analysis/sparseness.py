@@ -152,7 +152,9 @@ def lifetime_sparseness(
     responses : xarray.DataArray
         ``Responses`` spike counts.
     window_ms : (float, float), optional
-        Response window (bins whose centre lies in ``[start, end)``); default all bins.
+        Response window, ``(start, end)`` in ms or a
+        :class:`~neurofond.responses.Window`: whole bins inside it (an edge that cuts a
+        bin raises); default all bins.
     per_time_bin : bool
         Compute it separately in every time bin of the window (sparsification over time)
         instead of on the rate over the whole window.

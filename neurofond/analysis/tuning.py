@@ -60,8 +60,9 @@ def tuning_curve(
         Name of a coordinate on ``stimulus`` (``"orientation"``, ``"sf"``, ``"contrast"``
         ...). The curve has one entry per unique value, sorted ascending.
     window_ms : (float, float), optional
-        Response window ``(start, end)`` in ms; a bin belongs to it when its centre lies in
-        ``[start, end)``. Default: the whole time range.
+        Response window, ``(start, end)`` in ms or a
+        :class:`~neurofond.responses.Window`: whole bins inside it (an edge that cuts a
+        bin raises). Default: the whole time range.
     average : sequence of str
         Dimensions averaged away besides ``stimulus``: any of ``"trial"`` (default) and
         ``"neuron"``. Pass ``()`` to keep single-trial curves.

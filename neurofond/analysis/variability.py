@@ -88,7 +88,9 @@ def fano_factor(
     responses : xarray.DataArray
         ``Responses`` spike counts, dims ``(trial, stimulus, neuron, time)``.
     window_ms : (float, float), optional
-        Counting window; a bin belongs to it when its centre lies in ``[start, end)``.
+        Counting window, ``(start, end)`` in ms or a
+        :class:`~neurofond.responses.Window`: whole bins inside it (an edge that cuts a
+        bin raises).
         Default: the whole time range.
     ddof : {0, 1}
         Delta degrees of freedom of the variance. 0 (default) matches
@@ -224,7 +226,8 @@ def fano_factor_over_time(
     step_ms : float
         Step between window starts (a positive multiple of ``bin_ms``).
     span_ms : (float, float), optional
-        Restrict the windows to the bins whose centre lies in this range; default all.
+        Restrict the windows to the bins inside this range (the :class:`~neurofond.responses.Window`
+        rule); default all.
     ddof, min_trials
         As in :func:`fano_factor`.
 
