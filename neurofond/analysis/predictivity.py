@@ -54,6 +54,13 @@ import numpy as np
 import xarray as xr
 
 from neurofond._checks import check_int, check_seed
+from neurofond.analysis._base import (
+    _check_responses,
+    _coords_on,
+    _provenance,
+    _simple,
+    _window_counts,
+)
 from neurofond.analysis.estimators import (
     DEFAULT_ALPHAS,
     PLSPredictor,
@@ -79,13 +86,6 @@ from neurofond.analysis.splits import (
     _condition_codes,
     _stratify_per_condition,
     condition_splits,
-)
-from neurofond.analysis.tuning import (
-    _check_responses,
-    _coords_on,
-    _provenance,
-    _simple,
-    _window_counts,
 )
 from neurofond.responses import DIMS
 
