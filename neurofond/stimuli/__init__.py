@@ -1,23 +1,26 @@
 """Visual stimuli for in-silico electrophysiology (numpy only).
 
 - :mod:`~neurofond.stimuli.geometry`: :class:`ScreenGeometry` (degrees <-> pixels).
-- :mod:`~neurofond.stimuli.gratings`: :class:`Stimuli` container; static, drifting
-  and counter-phase gratings, plaids, apertures, factorial sweeps.
+- :mod:`~neurofond.stimuli.base`: the :class:`Stimuli` container (frames + one parameter
+  value per stimulus), :func:`concat`.
+- :mod:`~neurofond.stimuli.apertures`: aperture windows (hard and raised-cosine discs).
+- :mod:`~neurofond.stimuli.gratings`: static, drifting and counter-phase gratings, plaids,
+  factorial sweeps.
 - :mod:`~neurofond.stimuli.marques2020`: Brain-Score Marques2020 V1-property grids.
 - :mod:`~neurofond.stimuli.movies`: natural movies from an image along a simulated
   eye-movement path; movies from arrays and video files.
-- :mod:`~neurofond.stimuli.protocols`: TOML protocol files -> stimuli + presentation.
+- :mod:`~neurofond.stimuli.protocols`: TOML protocol files -> stimuli + presentation; the
+  shipped protocols are package data (``neurofond/data/protocols/*.toml``).
 
 Luminance is in ``[0, 1]`` with mean gray 0.5 by default; frames are stored as
 ``(n_stimuli, n_frames, height, width)`` float32.
 """
 
+from .apertures import aperture_window
+from .base import Stimuli, concat
 from .geometry import ScreenGeometry
 from .gratings import (
     GRATING_PARAMS,
-    Stimuli,
-    aperture_window,
-    concat,
     counterphase_grating,
     drifting_grating_sweep,
     grating,
