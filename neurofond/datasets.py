@@ -1,10 +1,12 @@
 """Registry of the public datasets neurofond can read, and where to find them.
 
-Each supported dataset has a card (``datasets/<name>.md``: content, licence,
-citation, where to obtain it, checksums) and an entry in the machine-readable
-registry ``datasets/registry.json`` (name -> files, sha256, urls, licence,
-citation, loader). No third-party data file is shipped with neurofond: the
-readers look for the files on disk, in this order,
+Each supported dataset has a card (``datasets/<name>.md`` in the repository:
+content, licence, citation, where to obtain it, checksums) and an entry in the
+machine-readable registry (name -> files, sha256, urls, licence, citation,
+loader), shipped as package data ``neurofond/data/registry.json`` and read with
+:mod:`importlib.resources`, so an installed wheel lists the datasets too. No
+third-party data file is shipped with neurofond: the readers look for the files
+on disk, in this order,
 
 1. ``$NEUROFOND_DATA_DIR/<subdir>/``
 2. ``<repository root>/../shared/data/<subdir>/``
@@ -42,7 +44,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from neurofond.data import data_file
+
 __all__ = [
+    "CARD_DIR",
     "DATA_DIR_ENV",
     "REGISTRY_FILE",
     "data_roots",
@@ -59,9 +64,12 @@ __all__ = [
 DATA_DIR_ENV = "NEUROFOND_DATA_DIR"
 
 _REPO_ROOT = Path(__file__).resolve().parents[1]
-#: The registry file (found relative to the repository root, so it works in
-#: editable installs).
-REGISTRY_FILE = _REPO_ROOT / "datasets" / "registry.json"
+_REGISTRY = data_file("registry.json")
+#: The registry file (package data ``neurofond/data/registry.json``).
+REGISTRY_FILE: Path = _REGISTRY if isinstance(_REGISTRY, Path) else Path(str(_REGISTRY))
+#: Folder of the dataset cards (``<repository>/datasets``; absent from a wheel install,
+#: where ``dataset_info`` gives no ``card_path``).
+CARD_DIR: Path = _REPO_ROOT / "datasets"
 
 _DOWNLOAD_TIMEOUT_S = 60.0
 _CHUNK = 1 << 20
@@ -77,8 +85,8 @@ def _registry() -> dict[str, dict[str, Any]]:
             content = json.load(fh)
     except FileNotFoundError as err:
         raise FileNotFoundError(
-            f"dataset registry not found at {path}; neurofond must be run from a source "
-            "checkout or an editable install that includes the datasets/ folder"
+            f"dataset registry not found at {path}; it is package data of neurofond "
+            "(neurofond/data/registry.json): reinstall neurofond"
         ) from err
     except json.JSONDecodeError as err:
         raise ValueError(f"dataset registry {path} is not valid JSON: {err}") from err
@@ -112,7 +120,8 @@ def dataset_info(name: str) -> dict[str, Any]:
         Keys include ``title``, ``files`` (list of dicts with ``name``,
         ``sha256``, ``size``, ``urls``), ``license``, ``citation``,
         ``homepage``, ``loader``, ``card`` and, added here, ``name`` and
-        ``card_path``.
+        ``card_path`` (the card in :data:`CARD_DIR`; only when that file exists, as
+        in a source checkout).
 
     Raises
     ------
@@ -124,8 +133,8 @@ def dataset_info(name: str) -> dict[str, Any]:
         raise ValueError(f"unknown dataset {name!r}; known datasets: {', '.join(sorted(reg))}")
     info = json.loads(json.dumps(reg[name]))  # deep copy
     info["name"] = name
-    if info.get("card"):
-        info["card_path"] = str(Path(REGISTRY_FILE).parent / info["card"])
+    if info.get("card") and (CARD_DIR / info["card"]).is_file():
+        info["card_path"] = str(CARD_DIR / info["card"])
     return info
 
 
@@ -469,7 +478,7 @@ def _cli_info(args: argparse.Namespace) -> int:
     print(f"  license:  {info.get('license')}")
     print(f"  homepage: {info.get('homepage')}")
     print(f"  loader:   {info.get('loader')}")
-    print(f"  card:     {info.get('card_path')}")
+    print(f"  card:     {info.get('card_path') or info.get('card')}")
     print(f"  location: {_where(args.name)}")
     for cit in info.get("citation", []):
         print(f"  cite:     {cit}")

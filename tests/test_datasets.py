@@ -22,9 +22,12 @@ EXPECTED = {
 }
 
 
-def test_registry_found_relative_to_repo():
+def test_registry_is_package_data():
+    import neurofond
+
     assert datasets.REGISTRY_FILE.is_file()
-    assert datasets.REGISTRY_FILE.parent.name == "datasets"
+    assert datasets.REGISTRY_FILE == Path(neurofond.__file__).parent / "data" / "registry.json"
+    assert datasets.CARD_DIR.name == "datasets" and datasets.CARD_DIR.is_dir()
     assert set(datasets.list_datasets()) == EXPECTED
 
 

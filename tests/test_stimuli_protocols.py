@@ -1,4 +1,6 @@
-"""Tests for neurofond.stimuli.protocols and the shipped stimuli/*.toml files."""
+"""Tests for neurofond.stimuli.protocols and the shipped protocols (package data)."""
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -10,8 +12,25 @@ SHIPPED = ["contrast_latency", "marques2020_orientation", "natural_movie", "orie
 
 
 def test_shipped_files_exist():
-    assert PROTOCOL_DIR.name == "stimuli"
+    import neurofond
+
+    # package data: neurofond/data/protocols, not the repository's stimuli/ folder
+    assert PROTOCOL_DIR.name == "protocols"
+    assert PROTOCOL_DIR.parent == Path(neurofond.__file__).parent / "data"
     assert set(SHIPPED) <= set(list_protocols())
+    assert set(SHIPPED) == set(list_protocols(PROTOCOL_DIR))
+
+
+def test_user_protocol_by_path_and_from_working_directory(tmp_path, monkeypatch):
+    text = (PROTOCOL_DIR / "sf_tuning.toml").read_text().replace(
+        'name = "sf_tuning"', 'name = "my_sf"')
+    (tmp_path / "stimuli").mkdir()
+    path = tmp_path / "stimuli" / "my_sf.toml"
+    path.write_text(text)
+    assert load_protocol(path, render=False).name == "my_sf"
+    monkeypatch.chdir(tmp_path)
+    assert "my_sf" in list_protocols()
+    assert load_protocol("my_sf", render=False).path == path
 
 
 def test_orientation_tuning():

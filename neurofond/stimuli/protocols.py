@@ -31,9 +31,13 @@ with frames must have ``frame_rate_hz = 1000 / (steps_per_frame * ms_per_step)``
 When ``frame_rate_hz`` is omitted from ``[stimulus]`` it is derived this way;
 when given, it must agree.
 
-Shipped protocols live in the repository's ``stimuli/`` folder
-(:data:`PROTOCOL_DIR`, resolved relative to this file); :func:`load_protocol`
-finds them by name there, then in ``./stimuli`` of the working directory.
+Shipped protocols are package data, ``neurofond/data/protocols/*.toml``
+(:data:`PROTOCOL_DIR`, found with :mod:`importlib.resources`, so they travel with a
+wheel). :func:`load_protocol` finds a name there, then in ``./stimuli`` of the working
+directory; any other protocol is loaded from its path (``load_protocol("my.toml")``,
+``neurofond present --protocol my.toml``). To write your own, copy a shipped file
+(``neurofond.stimuli.PROTOCOL_DIR / "orientation_tuning.toml"``) and edit it; relative
+file paths inside a protocol (``image``, ``path``) are resolved against its folder.
 """
 
 from __future__ import annotations
@@ -47,8 +51,12 @@ from typing import Any
 
 import numpy as np
 
+from neurofond._checks import check_int
+from neurofond.data import data_file
+
+from .base import Stimuli, _scalar
 from .geometry import ScreenGeometry
-from .gratings import Stimuli, _positive_int, _scalar, drifting_grating_sweep, grating_sweep
+from .gratings import drifting_grating_sweep, grating_sweep
 from .marques2020 import CANVAS_DEG, CANVAS_PX, MARQUES2020_SETS, marques2020_grid
 from .movies import as_luminance, movie_from_video, natural_movie, pink_noise_image
 
@@ -62,8 +70,9 @@ __all__ = [
     "expand_values",
 ]
 
-#: Folder of the shipped protocol files (``<repo>/stimuli``).
-PROTOCOL_DIR: Path = Path(__file__).resolve().parents[2] / "stimuli"
+_SHIPPED = data_file("protocols")
+#: Folder of the shipped protocol files (package data ``neurofond/data/protocols``).
+PROTOCOL_DIR: Path = _SHIPPED if isinstance(_SHIPPED, Path) else Path(str(_SHIPPED))
 
 #: Presentation settings and their defaults.
 PRESENTATION_DEFAULTS: dict[str, Any] = {
@@ -212,7 +221,7 @@ def expand_values(value: Any, name: str) -> list[float]:
                 raise ValueError(f"{name}.step: must be non-zero and point from start to stop")
             vals = np.arange(start, stop, step)
         else:
-            num = _positive_int(value["num"], f"{name}.num")
+            num = check_int(value["num"], f"{name}.num", 1)
             if log:
                 if start <= 0 or stop <= 0:
                     raise ValueError(f"{name}: log spacing needs start > 0 and stop > 0")
@@ -253,11 +262,11 @@ def _presentation(section: Mapping[str, Any]) -> dict[str, Any]:
     _check_keys(section, tuple(PRESENTATION_DEFAULTS), "presentation")
     out = dict(PRESENTATION_DEFAULTS)
     out.update(section)
-    out["n_trials"] = _positive_int(out["n_trials"], "presentation.n_trials")
+    out["n_trials"] = check_int(out["n_trials"], "presentation.n_trials", 1)
     blank = out["blank_steps"]
     if isinstance(blank, bool) or not isinstance(blank, int) or blank < 0:
         raise ValueError(f"presentation.blank_steps: expected an integer >= 0, got {blank!r}")
-    out["steps_per_frame"] = _positive_int(out["steps_per_frame"], "presentation.steps_per_frame")
+    out["steps_per_frame"] = check_int(out["steps_per_frame"], "presentation.steps_per_frame", 1)
     out["ms_per_step"] = _scalar(out["ms_per_step"], "presentation.ms_per_step", low=0.0,
                                  low_open=True)
     window = out["response_window_ms"]
