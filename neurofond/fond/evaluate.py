@@ -19,10 +19,12 @@ class EvaluationResult:
     """Per-step traces (index t = 1..n_steps) and summary figures.
 
     Traces: ``r2`` (per-sample R^2 from sampled responses, averaged),
-    ``r2_map`` (decoding the posterior mean: ``Phi exp(u)`` for iP-VAE,
-    ``Phi a(mu)`` for the Gaussian variants), ``r2_pooled`` (one R^2 over all
-    samples and pixels), ``zeros`` (proportion of zero responses) and
-    ``du_norm`` (mean over samples of ``||u_t - u_{t-1}||_2``), ``r2_median``
+    ``r2_map`` (the plug-in decode ``Phi a(E_q[z])`` of
+    :meth:`~neurofond.fond.model.IterativeVAE.response_at_mean`: ``Phi exp(u)`` for
+    iP-VAE, ``Phi a(mu)`` for the Gaussian variants; for iGrelu-VAE this is not the
+    posterior-mean response :meth:`~neurofond.fond.model.IterativeVAE.mean_response`),
+    ``r2_pooled`` (one R^2 over all samples and pixels), ``zeros`` (proportion of zero
+    responses) and ``du_norm`` (mean over samples of ``||u_t - u_{t-1}||_2``), ``r2_median``
     (median over samples) and ``runaway_fraction`` (fraction of samples with
     R^2 < -1, i.e. whose reconstruction error exceeds twice their variance:
     inference that has run away).
@@ -58,8 +60,7 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
                                    consts=consts)
         if record:
             ss_res = (residual * residual).sum(-1)
-            mean_resp = _posterior_mean_response(model, new)
-            ss_res_map, _ = squared_error_parts(x, model.decode(mean_resp))
+            ss_res_map, _ = squared_error_parts(x, model.decode(model.response_at_mean(new)))
             r2_t = 1.0 - ss_res / ss_tot
             sums["r2_samples"][t] = r2_t.float().cpu()
             sums["r2"][t] = r2_t.sum()
@@ -71,14 +72,6 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
             sums["du_norm"][t] = (new.u - state.u).norm(dim=-1).sum()
         state = new
     return sums, state
-
-
-def _posterior_mean_response(model: IterativeVAE, state) -> torch.Tensor:
-    if model.is_poisson:
-        return torch.exp(state.u)
-    if model.config.family == "gaussian":
-        return state.u
-    return torch.relu(state.u) * torch.exp(model.log_gain)
 
 
 def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: int = 1000, *,

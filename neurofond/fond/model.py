@@ -36,9 +36,11 @@ from .config import ModelConfig
 from .divergences import gaussian_kl, poisson_kl, poisson_kl_from_rates
 from .sampling import hard_sampler_for, poisson_spikes, relaxed_poisson
 
-__all__ = ["InferenceState", "IterativeVAE", "StepConstants", "soft_upper_clamp", "tanh_clamp"]
+__all__ = ["RESPONSE_CONVENTIONS", "InferenceState", "IterativeVAE", "ResponseConvention",
+           "StepConstants", "soft_upper_clamp", "tanh_clamp"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
+_SQRT_2PI = math.sqrt(2 * math.pi)
 
 
 def soft_upper_clamp(v: torch.Tensor, c: float, floor: float) -> torch.Tensor:
@@ -59,6 +61,54 @@ class StepConstants:
     bias: torch.Tensor  # exp(log_bias), per neuron
     eta: torch.Tensor  # exp(log_eta)
     clamp: float  # current soft-clamp level c
+
+
+@dataclass(frozen=True)
+class ResponseConvention:
+    """Units and sign of one family's responses (:data:`RESPONSE_CONVENTIONS`).
+
+    Attributes
+    ----------
+    response_units : str
+        Units of the sampled response ``state.response`` of one step.
+    mean_units : str
+        Units of :meth:`IterativeVAE.mean_response` (per step).
+    sign : str
+        Sign convention shared by both.
+    signed : bool
+        Whether responses can be negative.
+    spikes : bool
+        Whether the sampled response is a spike count.
+    """
+
+    response_units: str
+    mean_units: str
+    sign: str
+    signed: bool
+    spikes: bool
+
+
+#: Units and sign conventions of each family's responses, one step each.
+RESPONSE_CONVENTIONS: dict[str, ResponseConvention] = {
+    "poisson": ResponseConvention(
+        response_units="spikes per step (Poisson count, integer >= 0)",
+        mean_units="expected spikes per step (rate exp(u))",
+        sign="non-negative: counts and rates are >= 0",
+        signed=False, spikes=True),
+    "gaussian": ResponseConvention(
+        response_units="activation a(z) = z per step (a.u., not spikes)",
+        mean_units="posterior-mean activation mu per step (a.u., not spikes)",
+        sign=("signed: the activation is the neuron's coefficient on its dictionary element "
+              "(x_hat = Phi a); a negative value adds the element with inverted contrast "
+              "polarity, it is not firing below a baseline"),
+        signed=True, spikes=False),
+    "gaussian_relu": ResponseConvention(
+        response_units="activation exp(log_gain) relu(z) per step (a.u., not spikes)",
+        mean_units=("posterior-mean activation exp(log_gain) E[relu(z)] per step "
+                    "(a.u., not spikes)"),
+        sign="non-negative: relu activations are >= 0 (0 = silent)",
+        signed=False, spikes=False),
+}
 
 
 @dataclass
@@ -125,6 +175,11 @@ class IterativeVAE(nn.Module):
     @property
     def n_latents(self) -> int:
         return self.config.n_latents
+
+    @property
+    def response_convention(self) -> ResponseConvention:
+        """Units and sign of this family's responses (:data:`RESPONSE_CONVENTIONS`)."""
+        return RESPONSE_CONVENTIONS[self.config.family]
 
     def sigma_x2(self) -> torch.Tensor:
         """Per-pixel decoder variance ``exp(2 c tanh(log_sigma_x / c))``."""
@@ -204,6 +259,52 @@ class IterativeVAE(nn.Module):
             return poisson_kl(new.u, old.u, self.config.kl_variant)
         assert new.xi is not None and old.xi is not None
         return gaussian_kl(new.u, new.xi, old.u, old.xi)
+
+    # ------------------------------------------------------------------ readout
+    def mean_response(self, state: InferenceState) -> torch.Tensor:
+        """Posterior-mean response ``E_q[a(z)]`` of every neuron, shape of ``state.u``.
+
+        The one definition of a neuron's noise-free response to the current input: the
+        mean of the response distribution the step samples from.
+
+        - iP-VAE (``poisson``): the rate ``exp(u)``, in expected spikes per step (>= 0).
+        - iG-VAE (``gaussian``, ``a(z) = z``): ``mu`` (``state.u``), a signed activation
+          in arbitrary units (the decoder's latent units).
+        - iGrelu-VAE (``gaussian_relu``, ``a(z) = g relu(z)``, ``g = exp(log_gain)``):
+          ``g E[relu(z)] = g (mu Phi(mu / sigma) + sigma phi(mu / sigma))`` for
+          ``z ~ N(mu, sigma^2)``, ``sigma = exp(xi)``; non-negative, arbitrary units.
+
+        See :attr:`response_convention` for the units and sign as text.
+        """
+        if self.is_poisson:
+            return torch.exp(state.u)
+        if self.config.family == "gaussian":
+            return state.u
+        assert state.xi is not None
+        sigma = torch.exp(state.xi)
+        ratio = state.u / sigma
+        normal_pdf = torch.exp(-0.5 * ratio * ratio) / _SQRT_2PI
+        mean_relu = state.u * torch.special.ndtr(ratio) + sigma * normal_pdf
+        return mean_relu * torch.exp(self.log_gain)
+
+    def response_at_mean(self, state: InferenceState) -> torch.Tensor:
+        """``a(E_q[z])``: the response function applied to the posterior-mean latent.
+
+        The plug-in (no sampling noise) decode behind the ``r2_map`` reconstruction of
+        :func:`neurofond.fond.evaluate.run_inference`: ``x_hat = Phi a(E_q[z])``.
+
+        - iP-VAE: ``exp(u)`` (``a`` is the identity and ``E[z] = exp(u)``), equal to
+          :meth:`mean_response`.
+        - iG-VAE: ``mu``, equal to :meth:`mean_response` (``a`` is linear).
+        - iGrelu-VAE: ``g relu(mu)``, the response at the posterior mode ``mu`` of ``z``;
+          it differs from :meth:`mean_response` ``g E[relu(z)]`` (smaller, by Jensen's
+          inequality: relu is convex), and is 0 wherever ``mu <= 0``.
+        """
+        if self.is_poisson:
+            return torch.exp(state.u)
+        if self.config.family == "gaussian":
+            return state.u
+        return torch.relu(state.u) * torch.exp(self.log_gain)
 
     def spike_sampler(self) -> str | None:
         """Hard-spike backend this model's rates are sampled with (``"compiled"`` or
