@@ -58,7 +58,13 @@ import xarray as xr
 
 from neurofond.responses import make_responses
 
-__all__ = ["load_ecker2010", "summarize_ecker2010", "ECKER2010_CITATION", "ECKER2010_LICENSE"]
+__all__ = [
+    "load_ecker2010",
+    "summarize_ecker2010",
+    "ECKER2010_CITATION",
+    "ECKER2010_LICENSE",
+    "ECKER2010_STIMULUS",
+]
 
 ECKER2010_CITATION = (
     "Ecker AS, Berens P, Keliris GA, Bethge M, Logothetis NK, Tolias AS (2010) Decorrelated "
@@ -68,6 +74,15 @@ ECKER2010_CITATION = (
     "Data: A. S. Tolias, A. S. Ecker, P. Berens, M. Bethge, http://bethgelab.org/datasets/v1gratings/"
 )
 ECKER2010_LICENSE = "CC BY-NC-ND 3.0 Unported (https://creativecommons.org/licenses/by-nc-nd/3.0/)"
+
+#: Assumed stimulus parameters of the Ecker 2010 static gratings (not in the release, whose
+#: data_README.m documents only orientation and contrast): full-field sine-wave gratings at
+#: 3 cycles/deg (a typical preferred spatial frequency of parafoveal macaque V1), phase 0 deg,
+#: mean gray 0.5, on an 8 deg field rendered at 256 px (32 px/deg). The one source of these
+#: values for the in-silico re-creation of the experiment (analyses, the local Brain-Score
+#: benchmarks); keys ``sf_cpd``, ``phase_deg``, ``size_deg``, ``size_px``, ``mean``.
+ECKER2010_STIMULUS: dict[str, float] = {"sf_cpd": 3.0, "phase_deg": 0.0, "size_deg": 8.0,
+                                        "size_px": 256, "mean": 0.5}
 
 _STATIC_DESCRIPTION = (
     "static gratings presented for 500 ms (onset at 0 ms, offset at 500 ms); per session "
