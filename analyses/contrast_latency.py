@@ -68,8 +68,10 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as common  # noqa: E402
+from neurofond import _scripts as common
+from neurofond.population import InSilicoPopulation
+from neurofond.population.windowed import window_responses
+from neurofond.pretrained import DEFAULT_MODEL, resolve_checkpoints
 
 SWEEP_ORIENTATIONS = np.arange(0.0, 180.0, 15.0)
 SWEEP_SFS = np.geomspace(0.5, 6.0, 6)
@@ -88,7 +90,7 @@ def tuning_sweep(pop, geometry, *, seed: int, progress: bool, sfs=SWEEP_SFS,
     stim = grating_sweep(geometry, orientations=orientations, sfs=sfs, phases=phases,
                          contrasts=[contrast])
     blank, shown, window = 20, 40, (10, 40)
-    resp, base = common.window_responses(pop, stim, n_trials=1, blank_steps=blank,
+    resp, base = window_responses(pop, stim, n_trials=1, blank_steps=blank,
                                          stimulus_steps=shown, window_steps=window,
                                          baseline_steps=blank, seed=seed, progress=progress)
     ms = pop.ms_per_step
@@ -174,7 +176,7 @@ def run(out: str | Path, checkpoint: str | None = None, *, contrasts: Any = None
     from neurofond.stimuli import ScreenGeometry, render_gratings
 
     out = common.out_dir(out)
-    ck = common.resolve_checkpoints([checkpoint or common.DEFAULT_IPVAE])[0]
+    ck = resolve_checkpoints([checkpoint or DEFAULT_MODEL])[0]
     if ck.family != "poisson":
         print(f"warning: {ck.name} is not an iP-VAE; 'spikes' are sampled activations",
               file=sys.stderr)
@@ -184,8 +186,8 @@ def run(out: str | Path, checkpoint: str | None = None, *, contrasts: Any = None
         raise ValueError(f"contrasts: expected >= 2 values in (0, 1], got {contrasts.tolist()}")
     n_trials = int(common.pick(n_trials, quick, 50, 200))
     n_neurons = int(common.pick(n_neurons, quick, 32, 128))
-    pop = common.load_population(ck, ms_per_step=ms_per_step, patch_size_deg=patch_size_deg,
-                                 device=device)
+    pop = InSilicoPopulation.from_checkpoint(ck.path, ms_per_step=ms_per_step,
+                                             patch_size_deg=patch_size_deg, device=device)
     geometry = ScreenGeometry(pop.patch_size / patch_size_deg, canvas_px)
     frame_ms = ms_per_step * steps_per_frame
     cycle_ms = 1000.0 / tf_hz
@@ -422,7 +424,7 @@ def figure(res: dict[str, Any], times: np.ndarray, pop_psth: np.ndarray,
 def main(argv: list[str] | None = None) -> int:
     ap = common.parser(__doc__, default_out="results/contrast_latency")
     ap.add_argument("--checkpoint", default=None, metavar="NAME_OR_PATH",
-                    help=f"iP-VAE checkpoint (default {common.DEFAULT_IPVAE})")
+                    help=f"iP-VAE checkpoint (default {DEFAULT_MODEL})")
     ap.add_argument("--contrasts", type=float, nargs="+", default=None,
                     help="default: 7 log-spaced 0.03-0.25")
     ap.add_argument("--trials", type=int, default=None, help="fast 50, full 200")

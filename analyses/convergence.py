@@ -5,7 +5,8 @@ appendix C.2-C.3): every model (iP-VAE, iG-VAE, iGrelu-VAE) infers held-out natu
 image patches - patches of the photos its checkpoint kept out of training, preprocessed
 as in training (:func:`neurofond.fond.data.heldout_patches`) - for ``steps`` inference
 steps from its learned prior, with hard (integer Poisson / sampled Gaussian) samples.
-Per step we record (:func:`neurofond.fond.evaluate`):
+Per step we record (:func:`neurofond.fond.evaluate`; the experiment is
+:func:`neurofond.fond.convergence.run_convergence`, shared with ``neurofond run``):
 
 - ``r2``: per-sample R^2 of the reconstruction ``Phi z_t`` from the *sampled* responses,
   averaged over patches; ``r2_map`` decodes the posterior mean instead;
@@ -40,32 +41,9 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as common  # noqa: E402
-
-#: Paper values at T_test = 1000 (ALGORITHM.md, "Reference numbers").
-PAPER = {
-    "ipvae": {"r2_final": 0.830, "zeros_final": 0.773, "convergence_step": 106,
-              "r2_t16": 0.708, "zeros_t16": 0.369},
-    "igrelu": {"r2_final": 0.820, "zeros_final": 0.576, "convergence_step": 79,
-               "r2_t16": 0.771, "zeros_t16": 0.256},
-    "igvae": {"r2_final": 0.874, "zeros_final": 0.0, "convergence_step": 53,
-              "r2_t16": 0.850, "zeros_t16": 0.0},
-}
-
-
-def heldout(prep: Any, n: int, seed: int) -> np.ndarray:
-    """Held-out patches of the images a checkpoint did not train on."""
-    from neurofond.fond.data import heldout_patches, load_images
-
-    if prep.source == "bundled":
-        return heldout_patches(prep, n, seed=seed)
-    images = load_images(prep.source)
-    names = list(images)
-    val = [names[v] if isinstance(v, int) else v for v in prep.validation_images]
-    if not val:
-        raise ValueError(f"checkpoint trained on {prep.source!r} records no held-out images")
-    return prep.patches([images[v] for v in val], n, seed)
+from neurofond import _scripts as common
+from neurofond.fond.convergence import convergence_summary, run_convergence
+from neurofond.pretrained import SHIPPED
 
 
 def run(out: str | Path, checkpoints: list[str] | None = None, *, n_patches: int | None = None,
@@ -83,47 +61,19 @@ def run(out: str | Path, checkpoints: list[str] | None = None, *, n_patches: int
     seed : seed of the patch positions and of the spike sampler.
     quick : fast defaults (True) or paper-scale (False).
     """
-    from tqdm.auto import tqdm
-
-    from neurofond.fond import evaluate
-
     out = common.out_dir(out)
-    cks = common.resolve_checkpoints(checkpoints or list(common.SHIPPED))
     n_patches = int(common.pick(n_patches, quick, 1000, 10_000))
     steps = int(common.pick(steps, quick, 1000, 1000))
-    batch_size = int(batch_size or min(n_patches, 1000))
+    runs = run_convergence(checkpoints or list(SHIPPED), n_patches=n_patches, steps=steps,
+                           batch_size=batch_size, seed=seed, device=device, progress=progress)
     results: dict[str, Any] = {}
     traces: dict[str, dict[str, np.ndarray]] = {}
     rows, trace_rows = [], []
-    for ck in tqdm(cks, desc="models", disable=not progress or len(cks) < 2):
-        model, prep, _ = common.load_model(ck)
-        patches = heldout(prep, n_patches, seed)
-        res = evaluate(model, patches, steps, batch_size=batch_size, seed=seed, device=device,
-                       progress=progress)
-        tr = res.traces
-        conv = int(res.summary["convergence_step"])
-        ci = min(conv, steps - 1)
-        t16 = min(15, steps - 1)
-        entry = {
-            "model": common.FAMILY_LABELS.get(ck.family, ck.family),
-            "convergence_step": conv,
-            "converged": conv < steps - 1,
-            "r2_final": float(tr["r2"][-1]),
-            "r2_map_final": float(tr["r2_map"][-1]),
-            "r2_pooled_final": float(tr["r2_pooled"][-1]),
-            "zeros_final": float(tr["zeros"][-1]),
-            "du_norm_final": float(tr["du_norm"][-1]),
-            "r2_at_convergence": float(tr["r2"][ci]),
-            "zeros_at_convergence": float(tr["zeros"][ci]),
-            "sparsity_gain_after_convergence": float(tr["zeros"][-1] - tr["zeros"][ci]),
-            "r2_t16": float(tr["r2"][t16]),
-            "zeros_t16": float(tr["zeros"][t16]),
-            "distance_to_ideal": float(res.summary["distance"]),
-            # any checkpoint is compared with its family's paper values
-            "paper": PAPER.get(common.FAMILY_KEYS.get(ck.family, ck.key), {}),
-            **common.provenance(ck, n_patches=n_patches, steps=steps, seed=seed,
-                                patches=f"held-out images of {prep.source!r}"),
-        }
+    for r in runs:
+        ck, tr = r.checkpoint, r.traces
+        entry = {**convergence_summary(r),
+                 **common.provenance(ck, n_patches=n_patches, steps=steps, seed=seed,
+                                     patches=f"held-out images of {r.preprocessing.source!r}")}
         results[ck.key] = entry
         traces[ck.key] = tr
         rows.append({"key": ck.key, **{k: v for k, v in entry.items() if k != "paper"}})
@@ -181,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = common.parser(__doc__, default_out="results/convergence")
     ap.add_argument("--models", "--checkpoint", dest="models", nargs="+", action="extend",
                     metavar="NAME_OR_PATH",
-                    help=f"checkpoints (default: {' '.join(common.SHIPPED)})")
+                    help=f"checkpoints (default: {' '.join(SHIPPED)})")
     ap.add_argument("--n-patches", type=int, default=None, help="fast 1000, full 10000")
     ap.add_argument("--steps", type=int, default=None, help="inference steps (1000)")
     ap.add_argument("--batch-size", type=int, default=None)

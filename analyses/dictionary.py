@@ -31,8 +31,8 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as common  # noqa: E402
+from neurofond import _scripts as common
+from neurofond.pretrained import SHIPPED, list_pretrained, resolve_checkpoints
 
 R2_THRESHOLD = 0.7
 
@@ -52,19 +52,20 @@ def run(out: str | Path, checkpoints: list[str] | None = None, *,
     from neurofond.report import dictionary_figure
 
     out = common.out_dir(out)
-    cks = common.resolve_checkpoints(checkpoints or common.default_all_models())
+    shipped = [r["name"] for r in list_pretrained()] or list(SHIPPED)
+    cks = resolve_checkpoints(checkpoints or shipped)
     n_starts = int(common.pick(n_starts, quick, 2, 8))
     results: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
     fits: dict[str, Any] = {}
     phis: dict[str, np.ndarray] = {}
     for ck in tqdm(cks, desc="models", disable=not progress or len(cks) < 2):
-        model, prep, _ = common.load_model(ck)
+        model, prep, _ = ck.load()
         phi = model.phi.detach().cpu().numpy().astype(np.float64)
         k = phi.shape[1]
         show = int(common.pick(n_show, quick, min(128, k), k))
         dictionary_figure(phi, out / f"dictionary_{ck.key}.png", n_show=show,
-                          title=f"{common.FAMILY_LABELS.get(ck.family)} {ck.name}: {show} of "
+                          title=f"{ck.model_name} {ck.name}: {show} of "
                                 f"{k} features (largest norm first)")
         gf = gabor_fraction(phi, r2_threshold, norm_quantile, norm_fraction=norm_fraction,
                             n_starts=n_starts, progress=progress)
@@ -72,7 +73,7 @@ def run(out: str | Path, checkpoints: list[str] | None = None, *,
         live = np.asarray(ds["considered"].values, dtype=bool)
         r2 = np.asarray(ds["r2"].values)
         results[ck.key] = {
-            "model": common.FAMILY_LABELS.get(ck.family, ck.family),
+            "model": ck.model_name,
             "fraction": gf.fraction,
             "n_elements": gf.n_elements,
             "n_fit": gf.n_considered,

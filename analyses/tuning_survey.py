@@ -67,8 +67,10 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as common  # noqa: E402
+from neurofond import _scripts as common
+from neurofond.population import InSilicoPopulation
+from neurofond.population.windowed import window_responses
+from neurofond.pretrained import SHIPPED, resolve_checkpoints
 
 OSI_SELECTIVE = 1.0 / 3.0
 CV_SELECTIVE = 0.6
@@ -163,8 +165,8 @@ def survey_model(ck, *, contrast: float, n_trials: int, measure: str, patch_size
     from neurofond.population import rf_summary
     from neurofond.stimuli import marques2020_orientation_grid, marques2020_sf_grid
 
-    pop = common.load_population(ck, ms_per_step=ms_per_step, patch_size_deg=patch_size_deg,
-                                 device=device)
+    pop = InSilicoPopulation.from_checkpoint(ck.path, ms_per_step=ms_per_step,
+                                             patch_size_deg=patch_size_deg, device=device)
     ppd = pop.patch_size / patch_size_deg
     size_px = int(round(canvas_deg * ppd))
     nyquist = ppd / 2.0
@@ -175,11 +177,11 @@ def survey_model(ck, *, contrast: float, n_trials: int, measure: str, patch_size
               progress=progress)
     ori_stim = _phase_subset(marques2020_orientation_grid(size_px=size_px, degrees=canvas_deg,
                                                           contrast=contrast), n_phases)
-    r_ori, base = common.window_responses(pop, ori_stim, seed=seed, **kw)
+    r_ori, base = window_responses(pop, ori_stim, seed=seed, **kw)
     del ori_stim
     sf_stim = marques2020_sf_grid(size_px=size_px, degrees=canvas_deg, contrast=contrast)
     sf_stim = _phase_subset(sf_stim.select(sf_stim.params["sf"] < nyquist), n_phases)
-    r_sf, base2 = common.window_responses(pop, sf_stim, seed=seed + 10**6, **kw)
+    r_sf, base2 = window_responses(pop, sf_stim, seed=seed + 10**6, **kw)
     n_sf_kept = int(np.unique(sf_stim.params["sf"]).size)
     del sf_stim
     ori = _orientation(r_ori)
@@ -207,7 +209,7 @@ def survey_model(ck, *, contrast: float, n_trials: int, measure: str, patch_size
         return float(mask.sum() / n_r) if n_r else None
 
     summary = {
-        "model": common.FAMILY_LABELS.get(ck.family, ck.family),
+        "model": ck.model_name,
         "n_neurons": int(pop.n_units),
         "n_responsive": n_r,
         "responsive_criterion": "peak >= 2x spontaneous and >= 1% of the population max",
@@ -244,7 +246,7 @@ def run(out: str | Path, checkpoints: list[str] | None = None, *, contrast: floa
     from tqdm.auto import tqdm
 
     out = common.out_dir(out)
-    cks = common.resolve_checkpoints(checkpoints or list(common.SHIPPED))
+    cks = resolve_checkpoints(checkpoints or list(SHIPPED))
     n_trials = int(common.pick(n_trials, quick, 1, 20))
     results: dict[str, Any] = {}
     rows: list[dict[str, Any]] = []
@@ -302,7 +304,7 @@ def figure(results: dict[str, Any], rows: list[dict[str, Any]], path: Path) -> P
 def main(argv: list[str] | None = None) -> int:
     ap = common.parser(__doc__, default_out="results/tuning_survey")
     ap.add_argument("--checkpoint", action="append", default=None, metavar="NAME_OR_PATH",
-                    help=f"repeatable (default: {' '.join(common.SHIPPED)})")
+                    help=f"repeatable (default: {' '.join(SHIPPED)})")
     ap.add_argument("--contrast", type=float, default=0.2,
                     help="grating contrast (the benchmark uses 1; see the docstring)")
     ap.add_argument("--trials", type=int, default=None, help="fast 1, full 20")

@@ -47,8 +47,10 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as common  # noqa: E402
+from neurofond import _scripts as common
+from neurofond.population import InSilicoPopulation
+from neurofond.population.windowed import window_responses
+from neurofond.pretrained import DEFAULT_MODEL, resolve_checkpoints
 
 
 def run(out: str | Path, checkpoint: str | None = None, *, contrast: float = 0.2,
@@ -80,17 +82,17 @@ def run(out: str | Path, checkpoint: str | None = None, *, contrast: float = 0.2
     from neurofond.stimuli import ScreenGeometry, grating_sweep
 
     out = common.out_dir(out)
-    ck = common.resolve_checkpoints([checkpoint or common.DEFAULT_IPVAE])[0]
+    ck = resolve_checkpoints([checkpoint or DEFAULT_MODEL])[0]
     if ck.family != "poisson":
         raise ValueError(f"checkpoint: Fano factors need spike counts; {ck.name} is a "
-                         f"{common.FAMILY_LABELS.get(ck.family)} (use an iP-VAE)")
+                         f"{ck.model_name} (use an iP-VAE)")
     n_trials = int(common.pick(n_trials, quick, 30, 100))
     n_resamples = int(common.pick(n_resamples, quick, 20, 50))
     orientations = np.arange(0.0, 180.0, 15.0) if orientations is None else orientations
     sfs = common.pick(sfs, quick, [1.5, 3.0], [1.0, 2.0, 4.0])
     phases = common.pick(phases, quick, [0.0, 90.0], [0.0, 90.0, 180.0, 270.0])
-    pop = common.load_population(ck, ms_per_step=ms_per_step, patch_size_deg=patch_size_deg,
-                                 device=device)
+    pop = InSilicoPopulation.from_checkpoint(ck.path, ms_per_step=ms_per_step,
+                                             patch_size_deg=patch_size_deg, device=device)
     geometry = ScreenGeometry(pop.patch_size / patch_size_deg, canvas_px)
     stim = grating_sweep(geometry, orientations=orientations, sfs=sfs, phases=phases,
                          contrasts=[contrast])
@@ -98,7 +100,7 @@ def run(out: str | Path, checkpoint: str | None = None, *, contrast: float = 0.2
     c1 = int(round(count_window_ms[1] / ms_per_step))
 
     # pilot: expected counts in the counting window (1 trial, posterior rates)
-    pilot, _ = common.window_responses(pop, stim, n_trials=1, blank_steps=blank_steps,
+    pilot, _ = window_responses(pop, stim, n_trials=1, blank_steps=blank_steps,
                                        stimulus_steps=stimulus_steps, window_steps=(c0, c1),
                                        seed=seed + 7, progress=progress)
     expected = np.asarray(pilot.values)[0, ..., 0]  # (stim, K)
@@ -253,7 +255,7 @@ def figure(res, means, variances, t_mid, ff_t_median, mm, path: Path) -> Path:
 def main(argv: list[str] | None = None) -> int:
     ap = common.parser(__doc__, default_out="results/variability")
     ap.add_argument("--checkpoint", default=None, metavar="NAME_OR_PATH",
-                    help=f"iP-VAE checkpoint (default {common.DEFAULT_IPVAE})")
+                    help=f"iP-VAE checkpoint (default {DEFAULT_MODEL})")
     ap.add_argument("--contrast", type=float, default=0.2)
     ap.add_argument("--trials", type=int, default=None, help="fast 30, full 100")
     ap.add_argument("--min-count", type=float, default=1.0)

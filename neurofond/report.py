@@ -5,7 +5,8 @@ checkpoints and the photos bundled with scikit-image / scikit-learn):
 
 1. inference convergence of every shipped model on held-out photo patches
    (R^2, proportion of zeros and du_norm per step; convergence index), the
-   paper's Fig. 3 analysis;
+   paper's Fig. 3 analysis (:func:`neurofond.fond.convergence.run_convergence`, the
+   implementation ``analyses/convergence.py`` uses too);
 2. the learned dictionaries as image grids;
 3. a results table (``results.json``) and ``report.html`` linking the figures.
 """
@@ -19,25 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from .fond.checkpoint import write_json_atomic
+from ._files import atomic_write_json, atomic_write_text, save_figure
+from ._scripts import pyplot as _pyplot
 
 __all__ = ["dictionary_figure", "convergence_figure", "run_main_job"]
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110, bbox_inches="tight")
-    tmp.replace(path)
-    return path
 
 
 def convergence_figure(traces: dict[str, dict[str, np.ndarray]], path: Path,
@@ -59,9 +45,7 @@ def convergence_figure(traces: dict[str, dict[str, np.ndarray]], path: Path,
         ax.set_title(title)
     axes[0].legend(fontsize=8)
     fig.tight_layout()
-    out = _save(fig, path)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, dpi=110)
 
 
 def dictionary_figure(phi: np.ndarray, path: Path, n_show: int = 128, title: str = "") -> Path:
@@ -80,9 +64,7 @@ def dictionary_figure(phi: np.ndarray, path: Path, n_show: int = 128, title: str
         lim = np.abs(w).max() or 1.0
         ax.imshow(w, cmap="gray", vmin=-lim, vmax=lim)
     fig.suptitle(title or f"{len(order)} of {k} features (largest norm first)")
-    out = _save(fig, path)
-    plt.close(fig)
-    return out
+    return save_figure(fig, path, dpi=110)
 
 
 def run_main_job(out_dir: str | Path = "results", *, steps: int = 300, n_patches: int = 2000,
@@ -94,9 +76,8 @@ def run_main_job(out_dir: str | Path = "results", *, steps: int = 300, n_patches
     Path
         ``<out_dir>/report.html``.
     """
-    from .fond import evaluate
-    from .fond.data import heldout_patches
-    from .pretrained import list_pretrained, load_pretrained
+    from .fond.convergence import run_convergence
+    from .pretrained import list_pretrained
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -108,10 +89,10 @@ def run_main_job(out_dir: str | Path = "results", *, steps: int = 300, n_patches
     conv: dict[str, int] = {}
     figures: list[tuple[str, Path]] = []
     t0 = time.perf_counter()
-    for info in models:
-        model, prep, summary = load_pretrained(info["name"])
-        patches = heldout_patches(prep, n_patches, seed=seed)
-        res = evaluate(model, patches, steps, seed=seed, progress=progress)
+    runs = run_convergence([info["name"] for info in models], n_patches=n_patches, steps=steps,
+                           seed=seed, progress=progress)
+    for info, run in zip(models, runs):
+        res, summary = run.result, run.train_summary
         traces[info["name"]] = res.traces
         conv[info["name"]] = res.summary["convergence_step"]
         rows.append({"model": info["name"], "family": info["family"], "beta": info["beta"],
@@ -120,14 +101,15 @@ def run_main_job(out_dir: str | Path = "results", *, steps: int = 300, n_patches
                                                     "runaway_fraction")},
                      "train_seconds": summary.get("train_seconds"),
                      "train_steps": summary.get("steps")})
-        fig = dictionary_figure(model.phi.detach().numpy(), out / f"dictionary_{info['name']}.png",
+        fig = dictionary_figure(run.model.phi.detach().numpy(),
+                                out / f"dictionary_{info['name']}.png",
                                 title=f"{info['name']}: learned features")
         figures.append((f"Dictionary of {info['name']}", fig))
     figures.insert(0, ("Inference convergence on held-out photo patches",
                        convergence_figure(traces, out / "convergence.png", conv)))
     results = {"steps": steps, "n_patches": n_patches, "seed": seed, "models": rows,
                "seconds": time.perf_counter() - t0}
-    write_json_atomic(out / "results.json", results)
+    atomic_write_json(out / "results.json", results)
     return _write_html(out / "report.html", results, figures)
 
 
@@ -158,7 +140,4 @@ R<sup>2</sup> trace, distance to the ideal point sqrt((1-R<sup>2</sup>)<sup>2</s
 see docs/pretrained.md, known limitation of the shipped iP-VAE).</p>
 <table><tr>{head}</tr>{body}</table>{figs}
 <p>Raw numbers: <a href="results.json">results.json</a></p></body></html>"""
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(doc)
-    tmp.replace(path)
-    return path
+    return atomic_write_text(path, doc)

@@ -25,13 +25,8 @@ K = 32
 
 
 def _load(name: str):
-    """Import analyses/<name>.py as a module (the folder is not a package)."""
-    if str(ANALYSES) not in sys.path:
-        sys.path.insert(0, str(ANALYSES))
-    if name == "_common":
-        import _common
-
-        return _common
+    """Import analyses/<name>.py as a module (the folder is not a package; no sys.path edit:
+    a script imports only the package)."""
     spec = importlib.util.spec_from_file_location(f"analyses_{name}", ANALYSES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -194,11 +189,28 @@ def test_dictionary(tmp_path, checkpoints):
 
 
 def test_checkpoint_resolution_errors(tmp_path):
-    common = _load("_common")
+    """Scripts resolve checkpoints with the package's one rule (neurofond.pretrained)."""
+    from neurofond.pretrained import resolve_checkpoints
+
     with pytest.raises(ValueError, match="shipped"):
-        common.resolve_checkpoint("no-such-model-xyz")
-    with pytest.raises(ValueError, match="does not exist"):
-        common.resolve_checkpoint(tmp_path / "missing.safetensors")
+        resolve_checkpoints(["no-such-model-xyz"])
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        resolve_checkpoints([tmp_path / "missing.safetensors"])
+    mod = _load("dictionary")
+    with pytest.raises(ValueError, match="shipped"):
+        mod.run(tmp_path, ["no-such-model-xyz"], progress=False)
+
+
+def test_scripts_are_thin():
+    """analyses/ holds scripts only: no sys.path edits, no script imports another script."""
+    names = {p.stem for p in ANALYSES.glob("*.py")}
+    assert "_common" not in names and "baselines" not in names
+    for path in ANALYSES.glob("*.py"):
+        text = path.read_text()
+        assert "sys.path" not in text, path.name
+        for other in names:
+            assert f"import {other}\n" not in text and f"from {other} import" not in text, (
+                path.name, other)
 
 
 def test_command_line_writes_outputs(tmp_path, checkpoints):
