@@ -150,3 +150,47 @@ def test_cli_score_quick(ecker_path, checkpoints, capsys):
     (row,) = out["scores"]
     assert row["benchmark"] == "neurofond.Ecker2010.V1-pls"
     _check_neural_score(row)
+
+
+def test_registry_names_loaders_and_no_brainscore_import():
+    import subprocess
+    import sys
+
+    from neurofond.brainscore import benchmarks, registry
+    from neurofond.brainscore.benchmarks.neural import load_ecker2010_pls
+    from neurofond.brainscore.benchmarks.orientation import load_ecker2010_orientation
+
+    assert benchmarks.BENCHMARK_NAMES == ("ecker2010-pls", "ecker2010-orientation", "all")
+    assert registry.benchmark_loader("ecker2010-pls") is load_ecker2010_pls
+    assert registry.benchmark_loader("ecker2010-orientation") is load_ecker2010_orientation
+    with pytest.raises(ValueError, match="benchmark"):
+        registry.benchmark_loader("all")
+    with pytest.raises(ValueError, match="benchmark"):
+        benchmarks.load_local_benchmarks("nope")
+    code = ("import sys; from neurofond.brainscore.registry import BENCHMARK_NAMES; "
+            "from neurofond.recordings.ecker2010 import ECKER2010_STIMULUS; "
+            "assert 'brainscore_vision' not in sys.modules and 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_ecker2010_stimulus_facts_live_beside_the_reader():
+    from neurofond.brainscore.benchmarks import ECKER2010_STIMULUS
+    from neurofond.recordings.ecker2010 import ECKER2010_STIMULUS as facts
+
+    assert ECKER2010_STIMULUS is facts
+    assert facts == {"sf_cpd": 3.0, "phase_deg": 0.0, "size_deg": 8.0, "size_px": 256,
+                     "mean": 0.5}
+
+
+def test_assembly_window_is_the_one_window_rule():
+    from neurofond.brainscore.benchmarks import responses_to_assembly
+    from neurofond.responses import Window
+
+    stim = grating_stimuli(orientations=np.arange(0, 180, 45), contrasts=(1.0,))
+    resp = synthetic_v1_responses(stim, n_neurons=3, n_trials=2)  # 10 ms bins, -100..300 ms
+    asm = responses_to_assembly(resp, (50, 300))
+    rates = Window(50, 300).rates(resp)  # trial, stimulus, neuron
+    np.testing.assert_allclose(asm.values, rates.transpose(1, 0, 2).reshape(-1, 3))
+    assert float(asm["time_bin_start"]) == 50 and float(asm["time_bin_end"]) == 300
+    with pytest.raises(ValueError, match="cuts the bin"):
+        responses_to_assembly(resp, (55, 300))

@@ -2,9 +2,13 @@
 
 - :class:`IterativeVAEBrainModel`: a checkpoint as a
   ``brainscore_vision.model_interface.BrainModel`` (V1 recordings, passive task).
+- :mod:`~neurofond.brainscore.assemblies`: recorded ``Responses`` -> Brain-Score
+  ``NeuroidAssembly`` (one window, :class:`neurofond.responses.Window`).
 - :mod:`~neurofond.brainscore.benchmarks`: local, offline benchmarks built from
   Brain-Score's own classes, metrics and ceilings on recorded data on disk
-  (Ecker et al. 2010 macaque V1: PLS predictivity, orientation properties).
+  (Ecker et al. 2010 macaque V1: PLS predictivity, orientation properties), one file
+  per benchmark kind (``neural``, ``orientation``); their names and loaders are in the
+  registry :mod:`~neurofond.brainscore.registry` (importable without brainscore_vision).
 - :func:`export_plugin`: write a Brain-Score model plugin folder for submission.
 - :mod:`~neurofond.brainscore.stimuli`: StimulusSets of PNG files from
   :class:`neurofond.stimuli.Stimuli`.
@@ -45,13 +49,24 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
+    "BENCHMARK_NAMES",
     "BRAINSCORE_INSTALL_HINT",
     "ENV_DEFAULTS",
     "IterativeVAEBrainModel",
+    "LocalNeuralBenchmark",
+    "OrientationPropertyBenchmark",
+    "TrialAveragingCandidate",
     "UnsupportedRequest",
     "cache_home",
+    "ecker2010_assembly",
+    "ecker2010_orientation_benchmarks",
+    "ecker2010_pls_benchmark",
     "export_plugin",
+    "load_local_benchmarks",
+    "neural_benchmark_from_responses",
     "require_brainscore",
+    "responses_to_assembly",
+    "score_benchmarks",
     "stimulus_set_from_stimuli",
 ]
 
@@ -126,14 +141,27 @@ _LAZY = {
     "UnsupportedRequest": ".model",
     "stimulus_set_from_stimuli": ".stimuli",
     "export_plugin": ".export",
+    "BENCHMARK_NAMES": ".registry",
+    "responses_to_assembly": ".assemblies",
+    "ecker2010_assembly": ".assemblies",
+    "LocalNeuralBenchmark": ".benchmarks",
+    "OrientationPropertyBenchmark": ".benchmarks",
+    "TrialAveragingCandidate": ".benchmarks",
+    "ecker2010_orientation_benchmarks": ".benchmarks",
+    "ecker2010_pls_benchmark": ".benchmarks",
+    "load_local_benchmarks": ".benchmarks",
+    "neural_benchmark_from_responses": ".benchmarks",
+    "score_benchmarks": ".benchmarks",
 }
+#: Modules usable without brainscore_vision (no ImportError check before importing them).
+_NO_BRAINSCORE = (".export", ".registry")
 
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    if module != ".export":  # export writes files and works without brainscore_vision
+    if module not in _NO_BRAINSCORE:  # export writes files; the registry only names
         require_brainscore()
     value = getattr(importlib.import_module(module, __name__), name)
     globals()[name] = value
