@@ -233,3 +233,17 @@ def test_sweep_bad_input():
         render_gratings({"orientation": [0.0], "sf": [1.0], "spin": [1]}, G)
     with pytest.raises(ValueError, match="geometry"):
         grating("not a geometry", 0.0, 1.0)
+
+
+def test_modules_split_along_concerns():
+    """Container in base, apertures in apertures; gratings and the package re-export them."""
+    import neurofond.stimuli as pkg
+    from neurofond.stimuli import apertures, base, gratings
+
+    assert pkg.Stimuli is base.Stimuli is gratings.Stimuli
+    assert pkg.concat is base.concat is gratings.concat
+    assert pkg.aperture_window is apertures.aperture_window is gratings.aperture_window
+    with pytest.raises(ValueError, match=r"batch_size: expected an integer >= 1"):
+        next(base.Stimuli(np.zeros((2, 1, 4, 4))).iter_batches(0))
+    with pytest.raises(ValueError, match=r"frame_rate_hz: expected a finite number > 0"):
+        base.Stimuli(np.zeros((1, 2, 4, 4)), frame_rate_hz=0)
