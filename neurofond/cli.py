@@ -203,6 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .brainscore.cli import register_cli as register_brainscore_cli
 
     register_brainscore_cli(sub)
+    from .pretrained.official import register_cli as register_official_cli
+
+    register_official_cli(sub)
     return parser
 
 
