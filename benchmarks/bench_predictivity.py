@@ -32,13 +32,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
 
-from neurofond.fond.checkpoint import write_json_atomic  # noqa: E402
+from neurofond._files import atomic_write_json
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,7 +118,6 @@ def main(argv: list[str] | None = None) -> dict:
     os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
     os.environ.setdefault("RESULTCACHING_HOME", str(home / "result_caching"))
     os.environ.setdefault("BRAINSCORE_HOME", str(home / "brainscore"))
-    sys.path.insert(0, str(ROOT))
 
     import numpy as np
     from threadpoolctl import threadpool_limits
@@ -222,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
     out = args.out
     if out.suffix != ".json":
         out = out / ("bench_predictivity_quick.json" if args.quick else "bench_predictivity.json")
-    write_json_atomic(out, result)
+    atomic_write_json(out, result)
     print(f"wrote {out}")
     return result
 

@@ -24,14 +24,13 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-from neurofond.fond.checkpoint import write_json_atomic  # noqa: E402
+from neurofond._files import atomic_write_json
 
 
 def make_counts(n_neurons: int, n_trials: int, n_bins: int, bin_ms: float, seed: int):
@@ -118,7 +117,6 @@ def main(argv: list[str] | None = None) -> dict:
     args = parser.parse_args(argv)
     n_sub = min(args.elephant_neurons, args.neurons)
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import elephant
     import neo
 
@@ -200,7 +198,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"{result['speed_ratio']['including_spiketrain_construction']:.0f}x "
         "(including SpikeTrain construction)"
     )
-    write_json_atomic(args.out, result)
+    atomic_write_json(args.out, result)
     print(f"wrote {args.out}")
     return result
 

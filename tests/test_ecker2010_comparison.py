@@ -1,4 +1,5 @@
-"""analyses/ecker2010_comparison.py and analyses/baselines.py.
+"""The comparison engine (neurofond.compare), its script analyses/ecker2010_comparison.py and
+the baselines of neurofond.models.
 
 The end-to-end test runs ``run()`` on one recorded Ecker et al. (2010) session (marker
 ``data``; skipped when ../shared/data is absent) with a tiny K=32 iP-VAE checkpoint made
@@ -24,8 +25,6 @@ K = 32
 
 def _load(name: str):
     """Import analyses/<name>.py as a module (the folder is not a package)."""
-    if str(ANALYSES) not in sys.path:
-        sys.path.insert(0, str(ANALYSES))
     spec = importlib.util.spec_from_file_location(f"analyses_{name}", ANALYSES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
@@ -72,7 +71,9 @@ def test_run_one_session_tiny_model_and_baselines(tmp_path, shared_data_dir):
         reader = csv.DictReader(fh)
         header = reader.fieldnames
         rows = list(reader)
-    assert list(header[:len(mod.REQUIRED_COLUMNS)]) == list(mod.REQUIRED_COLUMNS)
+    from neurofond.compare import REQUIRED_COLUMNS
+
+    assert list(header[:len(REQUIRED_COLUMNS)]) == list(REQUIRED_COLUMNS)
     models = [ck.stem, "gabor-energy", "pixel-pca"]
     for m in models:
         sessions = sorted(r["session"] for r in rows if r["model"] == m)
@@ -117,17 +118,17 @@ def test_run_one_session_tiny_model_and_baselines(tmp_path, shared_data_dir):
 
 def test_gabor_energy_baseline_is_orientation_selective():
     """Behavioural check: the energy channels are tuned to their filter orientation."""
-    from neurofond.analysis import orientation_selectivity
-    from neurofond.stimuli import ScreenGeometry, grating_sweep
-
-    bl = _load("baselines")
     import xarray as xr
+
+    from neurofond.analysis import orientation_selectivity
+    from neurofond.models import GaborEnergyBaseline
+    from neurofond.stimuli import ScreenGeometry, grating_sweep
 
     geometry = ScreenGeometry.from_size_deg(4.0, 128)
     oris = np.arange(0.0, 180.0, 15.0)
     stim = grating_sweep(geometry, orientations=oris, sfs=[3.0], phases=[0.0, 90.0],
                          contrasts=[0.5, 1.0])
-    model = bl.GaborEnergyBaseline(sfs_cpd=(3.0,), positions_deg=[(0.0, 0.0), (0.25, 0.0)])
+    model = GaborEnergyBaseline(sfs_cpd=(3.0,), positions_deg=[(0.0, 0.0), (0.25, 0.0)])
     energy = model.energy(stim.frames, geometry)  # (stimulus, channel)
     ch = model.channels()
     p = stim.params
@@ -148,14 +149,14 @@ def test_gabor_energy_baseline_is_orientation_selective():
 
 def test_gabor_lnp_channels_through_the_property_code():
     """The LNP Gabor channels analysed with the comparison's own property code are tuned."""
-    mod = _load("ecker2010_comparison")
+    from neurofond import compare as mod
     from neurofond.responses import make_responses
 
     params = mod.stimulus_parameters()
     cand = mod.BaselineCandidate("gabor-energy", params)
     oris = np.repeat(np.arange(0.0, 180.0, 22.5), 2)
     con = np.tile([0.1, 1.0], 8)
-    stim = mod._render(oris, con, params)
+    stim = mod.render_conditions(oris, con, params)
     steps = cand.steps(40.0)
     edges = np.arange(-200.0, 500.0 + 1e-9, 10.0)
     w = mod.resample_matrix(steps, 5.0, 40.0, edges)
@@ -173,7 +174,8 @@ def test_gabor_lnp_channels_through_the_property_code():
 
 
 def test_resample_matrix_time_scale_and_delay():
-    mod = _load("ecker2010_comparison")
+    from neurofond import compare as mod
+
     steps = np.arange(-5, 20)
     edges = np.arange(0.0, 201.0, 10.0)
     counts = (steps >= 0).astype(float)  # one count per step from onset

@@ -1,0 +1,139 @@
+"""The comparison engine: model neurons vs recorded macaque V1 units (Ecker et al. 2010 gratings).
+
+:func:`compare_ecker2010` runs candidates x recording sessions and returns tables;
+``analyses/ecker2010_comparison.py`` is its command line (files and figures). Modules:
+:mod:`~neurofond.compare.protocol` (grids, windows, criteria), :mod:`~neurofond.compare.sessions`
+(recorded sessions, the assumed gratings), :mod:`~neurofond.compare.candidates` (VAEs and
+baselines shown the gratings), :mod:`~neurofond.compare.resampling` (model time -> data
+bins), :mod:`~neurofond.compare.scores` (predictivity, unit properties, KS similarity),
+:mod:`~neurofond.compare.engine` (the run).
+
+Every candidate (the iterative VAEs iP-VAE, iG-VAE, iGrelu-VAE and the baselines of
+:mod:`neurofond.models`: a Gabor energy model and a pixel/PCA model) is shown the gratings
+of each recording session (the session's orientations x its two contrasts) and compared
+with the recorded units with the same analysis code (:mod:`neurofond.analysis`).
+
+Recorded data
+    :func:`neurofond.recordings.load_ecker2010` (static release; units with contamination
+    < 0.05, the authors' criterion; monkey D orientations snapped to the 22.5-deg grid):
+    17 sessions, 8 (or 7) orientations x 2 contrasts, 10-85 repetitions, 10 ms bins,
+    500 ms gratings. ``quick`` uses sessions 7, 10 and 12 (contrast pairs 10/100 %,
+    2/30 % and 20/50 %); ``--full`` all 17.
+
+Stimuli (assumptions; the release does not document them)
+    Full-field static sine-wave gratings with the parameters of
+    :data:`neurofond.recordings.ecker2010.ECKER2010_STIMULUS` (the single source of truth,
+    beside the reader; shared with the ``ecker2010-pls`` Brain-Score benchmark): SF 3
+    cycles/deg, phase 0, mean gray 0.5, an 8-deg field rendered at 256 px; Michelson contrast =
+    the session's contrast. VAE populations: one hypercolumn (K neurons) at the canvas centre,
+    one 16-px model patch = 1 deg (``patch_size_deg``), linear (contrast-preserving)
+    presentation transform. Each trial: a mean-gray blank, then the grating for the whole
+    analysed period (the offset at 500 ms lies outside every analysis window).
+
+1. Time-resolved predictivity (``predictivity_raw``, ``ceiling``, ``predictivity_ceiled``)
+    Targets: each unit's trial-averaged PSTH over conditions x time bins (``bin_ms``:
+    20 ms quick, 10 ms full; 0-500 ms after onset). Features: the candidate's trial-averaged
+    responses (VAEs: posterior-mean rates ``exp(u)`` / ``E[a(z)]`` of all K neurons) in
+    the same bins.
+
+    Fitted, shared by all units and sessions (one value per candidate, reported):
+    the time scale (ms per model step; grid ``ms_grid`` = 1, 3, 10 quick, 1, 2, 5, 10, 20
+    full), the response delay (``delays_ms`` = 0-80 ms in steps of 20 quick, 10 full) and
+    the contrast gain (``contrast_gains`` = 1, 0.3, 0.1: model input contrast = gain x
+    screen contrast; the linear presentation transform is calibrated on natural photos,
+    and a 100 % full-field grating gives inputs ~5x their SD, where the iP-VAE's rates
+    run away). The triple with the highest cross-validated score (median over all units
+    of the per-unit r, in ``search_bin_ms`` bins) is kept. The baselines have their own
+    fixed time course (5-ms steps, gamma kernel; see :mod:`neurofond.models`), no gain (their
+    features scale linearly with contrast) and get the same delay grid. Step responses
+    are resampled onto the data bins by overlap (fractional step counts); a delay ``d``
+    maps model time ``t`` to data time ``t + d``.
+
+    Regression: ridge (:class:`RidgePredictor`, penalty per unit by nested K-fold CV over
+    the training conditions, 3 folds quick, 5 full) from the features (scaled by one
+    global SD, constant features dropped) to every unit, cross-validated over
+    **conditions**: K folds (4 quick; the number of orientations in full), stratified by
+    contrast, so all time bins of a condition are either in training or in test. Score
+    per unit = Pearson r over the test samples (test conditions x time bins), averaged
+    over folds; ``predictivity_raw`` = Brain-Score aggregate (median over units per fold,
+    mean over folds; :func:`cross_validated_predictivity`). Ceiling: split-half
+    reliability of the same PSTHs (trials split in halves, r over conditions x time bins,
+    Spearman-Brown, median over units, 10 splits; :func:`split_half_reliability`).
+    ``predictivity_ceiled = max(raw, 0)**2 / ceiling`` (Brain-Score's convention,
+    :func:`ceiled_score`; a negative raw score gives 0).
+
+    Caveat: the fitted values are chosen on the same cross-validated scores that are
+    reported (45 grid points quick, 135 full, for each VAE; 5 or 9 delays for the
+    baselines), an optimistic bias in favour of the VAEs. ``fits[...]["at_grid_edge"]``
+    in the JSON lists fitted values on the edge of their grid. In full mode the search
+    uses 20-ms bins and the reported scores 10-ms bins.
+
+2. Single-unit properties, same code on data and models
+    Model responses at the fitted time scale, delay and gain, resampled to the data's 10-ms bins
+    from -200 to 500 ms (model spikes: iP-VAE counts; iG-VAE / iGrelu-VAE sampled
+    activations ``a(z)``, iG-VAE half-wave rectified; baselines: Poisson spikes from the
+    channel rate ``r0 + (r_max - r0) * response / response_ref`` with ``r0`` = 2 and
+    ``r_max`` = 30 spikes/s, ``response_ref`` the channel's largest response to reference
+    gratings at contrast 1 (16 orientations x 4 phases at the assumed SF), i.e. an LNP
+    model). Rates are in spikes/s (model: per ms of the fitted time
+    scale). Only responsive units / neurons enter the distributions: peak trial-averaged
+    rate over conditions in 50-500 ms > baseline (-150-0 ms) + ``response_threshold_hz``
+    (5, Marques et al. 2021's threshold, in the candidate's units).
+
+    - Orientation tuning at the session's higher contrast, 50-500 ms:
+      circular variance, OSI, bandwidth (:func:`orientation_selectivity`; Hanning
+      smoothing only where the orientations are evenly spaced over 180 deg).
+    - Fano factor of the counts in 0-500 ms (model: the model steps falling into 0-500 ms
+      of data time), per condition (:func:`fano_factor`, ddof=0), averaged over the
+      conditions with a mean count >= 1.
+    - Contrast-dependent latency: onset latency (:func:`response_latency`, trial-averaged
+      PSTH smoothed with a 10-ms Gaussian, baseline -150-0 ms, first of 2 consecutive bins
+      above baseline + 3 SD, searched in 0-300 ms) at the preferred orientation (peak of
+      the high-contrast tuning curve) at the low and the high contrast;
+      ``latency_shift = onset(low) - onset(high)`` (ms; Albrecht et al. 2002).
+
+    Distributions are compared with Brain-Score's KS similarity
+    (:func:`ks_similarity_bootstrap`: ``1 - KS / KS_max`` on the data's histogram bins,
+    bootstrap samples of as many model neurons as recorded units; ceiling = data vs
+    bootstrap samples of itself). ``ks_similarity_cv``, ``ks_similarity_fano`` and
+    ``ks_similarity_latency`` (the latency shift) are the raw similarities (in [0, 1]);
+    ``*_ceiling`` and ``*_ceiled`` (= raw / ceiling) are extra columns. NaN (with the reason
+    in ``notes``) when fewer than 3 recorded units or model neurons have a value. Bins:
+    CV and OSI 0-1 step 0.1, bandwidth 0-90 step 10 deg, Fano 0-5 step 0.25, latency shift
+    -60-180 step 20 ms, onset 0-300 step 20 ms (values outside go to the end bins).
+
+Data licence: CC BY-NC-ND 3.0 (do not redistribute the data or arrays derived from them;
+the outputs are summary statistics).
+"""
+
+from .candidates import BaselineCandidate, Candidate, VAECandidate, build_candidates, model_spikes
+from .engine import Comparison, compare_ecker2010, gather
+from .protocol import BASELINES, PROPERTIES, REQUIRED_COLUMNS
+from .resampling import fano_step_mask, resample_matrix
+from .scores import ceiled, ks_compare, nanmedian, predictivity, unit_properties
+from .sessions import Session, load_sessions, render_conditions, stimulus_parameters
+
+__all__ = [
+    "BASELINES",
+    "PROPERTIES",
+    "REQUIRED_COLUMNS",
+    "BaselineCandidate",
+    "Candidate",
+    "Comparison",
+    "Session",
+    "VAECandidate",
+    "build_candidates",
+    "ceiled",
+    "compare_ecker2010",
+    "fano_step_mask",
+    "gather",
+    "ks_compare",
+    "load_sessions",
+    "model_spikes",
+    "nanmedian",
+    "predictivity",
+    "render_conditions",
+    "resample_matrix",
+    "stimulus_parameters",
+    "unit_properties",
+]

@@ -1,0 +1,205 @@
+"""Candidates of the comparison: iterative VAEs and baselines shown the session's gratings."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..population.windowed import nonnegative
+from .protocol import (
+    BASELINE_R0_HZ,
+    BASELINE_RMAX_HZ,
+    BASELINE_STEP_MS,
+    BASELINES,
+    MS_GRID,
+    PREDICTIVITY_WINDOW_MS,
+    PROPERTY_TIME_MS,
+    SIM_BYTES,
+)
+
+__all__ = ["BaselineCandidate", "Candidate", "VAECandidate", "build_candidates", "model_spikes"]
+
+
+class Candidate:
+    """A model shown gratings: step responses for regression and spikes for properties.
+
+    ``simulate(stim, steps, n_trials, seed, spikes)`` returns the trial-mean regression
+    features ``(cond, feature, step)`` (``spikes=False``) or spikes ``(trial, cond, neuron,
+    step)`` at the steps ``-blank .. shown - 1`` of :meth:`steps`.
+    """
+
+    key: str
+    label: str
+    kind: str  # "vae" or "baseline"
+    family: str
+    ms_grid: tuple[float, ...]
+    gains: tuple[float, ...] = (1.0,)
+    units: str
+    fit: dict[str, Any]
+
+    def steps(self, max_delay: float) -> np.ndarray:
+        """Steps simulated: enough blank for the property time range at the largest delay."""
+        m = min(self.ms_grid)
+        blank = int(math.ceil((-PROPERTY_TIME_MS[0] + max_delay) / m)) + 2
+        shown = int(math.ceil(max(PREDICTIVITY_WINDOW_MS[1], PROPERTY_TIME_MS[1]) / m))
+        return np.arange(-blank, shown)
+
+    def simulate(self, stim, steps: np.ndarray, n_trials: int, seed: int, spikes: bool
+                 ) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class VAECandidate(Candidate):
+    """An iterative VAE checkpoint as one hypercolumn at the canvas centre."""
+
+    kind = "vae"
+
+    def __init__(self, ck, *, patch_size_deg: float, device: str) -> None:
+        from ..population import InSilicoPopulation
+
+        self.ck = ck
+        self.pop = InSilicoPopulation.from_checkpoint(ck.path, ms_per_step=10.0,
+                                                      patch_size_deg=patch_size_deg,
+                                                      device=device)
+        self.key = ck.name
+        self.n_neurons = self.pop.n_units
+        self.family = ck.family
+        self.label = ck.label
+        self.ms_grid = MS_GRID
+        self.units = ("spikes" if ck.family == "poisson"
+                      else "sampled activation a(z)" + (" (rectified)"
+                                                        if ck.family == "gaussian" else ""))
+
+    def simulate(self, stim, steps, n_trials, seed, spikes):
+        """Trial-mean rates ``(cond, K, step)`` or spikes ``(trial, cond, K, step)``."""
+        blank, shown = int(-steps[0]), int(steps[-1]) + 1
+        k = self.pop.n_units
+        n = len(stim)
+        # conditions per present() call: ~128 MB of step arrays (bigger batches run faster)
+        per_cond = (4 if spikes else 8) * n_trials * k * steps.size
+        chunk = max(1, int(SIM_BYTES // per_cond))
+        out = np.zeros(((n_trials,) if spikes else ()) + (n, k, steps.size), dtype=np.float32)
+        for c0 in range(0, n, chunk):
+            sub = stim.select(slice(c0, c0 + chunk))
+            res = self.pop.present(sub, n_trials=n_trials, blank_steps=blank,
+                                   stimulus_steps=shown, seed=seed + c0, progress=False,
+                                   return_rates=not spikes)
+            if spikes:
+                vals = nonnegative(np.asarray(res.values, dtype=np.float32), self.family)
+                out[:, c0:c0 + len(sub)] = vals
+            else:
+                out[c0:c0 + len(sub)] = np.asarray(res["rates"].values, np.float32).mean(0)
+        return out
+
+
+class BaselineCandidate(Candidate):
+    """A baseline of :mod:`neurofond.models` (LNP; its own fixed time course, no gain).
+
+    Regression features: the model's :meth:`~neurofond.models.BaselineModel.features`
+    (Gabor energies; signed PCA projections) times its temporal response; spikes:
+    :meth:`~neurofond.models.BaselineModel.present` (rates ``r0 .. r_max`` calibrated on the
+    reference gratings at the assumed SF, contrast 1).
+    """
+
+    kind = "baseline"
+
+    def __init__(self, name: str, stim_params: dict[str, float]) -> None:
+        from ..models import BASELINES as MODELS
+        from ..stimuli import ScreenGeometry
+
+        if name not in MODELS:
+            raise ValueError(f"models: unknown baseline {name!r} (known: {BASELINES})")
+        self.key = name
+        self.family = "baseline"
+        self.ms_grid = (BASELINE_STEP_MS,)
+        self.units = "Poisson spikes (LNP)"
+        self.geometry = ScreenGeometry.from_size_deg(float(stim_params["size_deg"]),
+                                                     int(stim_params["size_px"]))
+        self.n_neurons = 512  # sizes the simulation chunks (as the VAEs' K)
+        self.model = MODELS[name](mean=float(stim_params["mean"]), name=name,
+                                  ms_per_step=BASELINE_STEP_MS, r0_hz=BASELINE_R0_HZ,
+                                  rmax_hz=BASELINE_RMAX_HZ,
+                                  reference_sf_cpd=float(stim_params["sf_cpd"]))
+        # PCA components and each channel's rate normalisation from the reference gratings
+        # (16 orientations x 4 phases at the assumed SF, contrast 1)
+        self.model.prepare(self.geometry)
+        if name == "gabor-energy":
+            self.label = f"Gabor energy ({self.model.n_channels} channels)"
+        else:
+            self.label = f"pixel PCA ({self.model.components_.shape[0]} PCs)"
+
+    def simulate(self, stim, steps, n_trials, seed, spikes):
+        shown = int(steps[-1]) + 1
+        if not spikes:
+            g = self.model.time_course(steps, shown)
+            feats = self.model.features(stim, self.geometry)
+            return (feats[:, :, None] * g[None, None, :]).astype(np.float32)
+        resp = self.model.present(stim, n_trials=n_trials, blank_steps=int(-steps[0]),
+                                  stimulus_steps=shown, seed=seed)
+        return np.asarray(resp.values, dtype=np.float32)
+
+
+def build_candidates(models: Sequence[str] | None, stim_params: dict[str, float], *,
+                     patch_size_deg: float, device: str) -> tuple[list[Candidate], list[dict]]:
+    """Resolve ``models`` (names, paths, baselines); missing ones are skipped with a note."""
+    from ..pretrained import SHIPPED, CheckpointInfo, list_pretrained
+
+    skipped: list[dict] = []
+    if models is None:
+        shipped = {row["name"] for row in list_pretrained()}
+        specs = [n for n in SHIPPED if n in shipped]
+        specs += sorted(shipped - set(SHIPPED))
+        skipped += [{"model": n, "reason": "not shipped (neurofond/pretrained) yet"}
+                    for n in SHIPPED if n not in shipped]
+        specs += list(BASELINES)
+    else:
+        specs = [str(m) for m in models]
+    cands: list[Candidate] = []
+    for spec in specs:
+        if spec in BASELINES:
+            cands.append(BaselineCandidate(spec, stim_params))
+            continue
+        if "trainer" in Path(spec).name:
+            skipped.append({"model": spec, "reason": "a trainer state, not a checkpoint"})
+            continue
+        try:
+            ck = CheckpointInfo.from_spec(spec)
+        except Exception as err:  # missing model: note and go on
+            skipped.append({"model": spec, "reason": str(err)})
+            continue
+        cands.append(VAECandidate(ck, patch_size_deg=patch_size_deg, device=device))
+    seen: dict[str, int] = {}
+    for c in cands:  # unique result keys (the same name given twice, or two equal stems)
+        seen[c.key] = seen.get(c.key, 0) + 1
+        if seen[c.key] > 1:
+            c.key = f"{c.key}-{seen[c.key]}"
+    if not cands:
+        raise ValueError(f"models: nothing to compare ({skipped})")
+    return cands, skipped
+
+
+def model_spikes(cand: Candidate, stim, steps: np.ndarray, w: np.ndarray, fmask: np.ndarray,
+                 *, n_trials: int, seed: int, chunk: int | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Model spikes at a fitted time scale: Fano-window counts and 10-ms binned counts.
+
+    Simulated in chunks of ``chunk`` conditions (default: about 128 MB of spikes per chunk;
+    trials independent of the regression simulation). Returns ``(trial, cond, neuron)``
+    counts over the steps in ``fmask`` and ``(trial, cond, neuron, bin)`` counts resampled
+    with ``w``.
+    """
+    fano, binned = [], []
+    w32 = np.ascontiguousarray(w.T, dtype=np.float32)  # (step, bin)
+    if chunk is None:
+        n_neurons = getattr(cand, "n_neurons", 512)
+        chunk = max(1, int(SIM_BYTES // (4 * n_trials * n_neurons * steps.size)))
+    for c0 in range(0, len(stim), chunk):
+        spk = cand.simulate(stim.select(slice(c0, c0 + chunk)), steps, n_trials, seed + c0,
+                            spikes=True)
+        fano.append(spk[..., fmask].sum(-1, dtype=np.float64))
+        binned.append(np.clip(spk @ w32, 0.0, None))
+    return np.concatenate(fano, axis=1), np.concatenate(binned, axis=1)

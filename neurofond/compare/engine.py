@@ -1,0 +1,460 @@
+"""The comparison engine: candidates x Ecker 2010 sessions -> tables (figures: the script)."""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .candidates import Candidate, build_candidates, model_spikes
+from .protocol import (
+    ALL_SESSIONS,
+    BASELINE_R0_HZ,
+    BASELINE_RMAX_HZ,
+    BASELINE_STEP_MS,
+    BASELINE_WINDOW_MS,
+    CONTRAST_GAINS,
+    DATA_BIN_MS,
+    DELAYS_MS,
+    FANO_MIN_COUNT,
+    FANO_WINDOW_MS,
+    LATENCY,
+    LATENCY_SEARCH_MS,
+    MS_GRID,
+    PREDICTIVITY_WINDOW_MS,
+    PROPERTIES,
+    PROPERTY_TIME_MS,
+    QUICK_DELAYS_MS,
+    QUICK_MS_GRID,
+    QUICK_SESSIONS,
+    TUNING_WINDOW_MS,
+)
+from .resampling import fano_step_mask, resample_matrix
+from .scores import (
+    ceiled,
+    ks_compare,
+    n_folds_of,
+    nanmedian,
+    predictivity,
+    responsive_values,
+    unit_properties,
+)
+from .sessions import Session, load_sessions, render_conditions, stimulus_parameters
+
+__all__ = ["Comparison", "compare_ecker2010", "gather"]
+
+
+@dataclass
+class Comparison:
+    """What :func:`compare_ecker2010` returns.
+
+    ``results``: the summary (table, winner, fits, skipped, sessions, n_units, assumptions,
+    settings, citation); ``rows`` (model x session plus ``session = all``), ``unit_rows``
+    (per-unit r and reliability), ``prop_rows`` (property values of every unit / neuron),
+    ``grid_rows`` (score per gain, time scale and delay); ``fits`` per candidate key;
+    ``sessions``, ``data_props`` and ``model_props`` for the property figures.
+    """
+
+    results: dict[str, Any]
+    rows: list[dict[str, Any]]
+    unit_rows: list[dict[str, Any]]
+    prop_rows: list[dict[str, Any]]
+    grid_rows: list[dict[str, Any]]
+    fits: dict[str, dict[str, Any]]
+    sessions: list[Session]
+    data_props: dict[int, dict[str, np.ndarray]]
+    model_props: dict[str, dict[int, dict[str, np.ndarray]]]
+
+
+def compare_ecker2010(models: Sequence[str] | None = None,
+        sessions: Sequence[int] | None = None, *, quick: bool = True, seed: int = 0,
+        n_trials: int | None = None, n_trials_features: int | None = None,
+        bin_ms: float | None = None,
+        search_bin_ms: float | None = None, ms_grid: Sequence[float] | None = None,
+        delays_ms: Sequence[float] | None = None, n_folds: int | None = None,
+        inner_folds: int | None = None, contrast_gains: Sequence[float] | None = None,
+        n_bootstrap: int | None = None, response_threshold_hz: float = 5.0,
+        patch_size_deg: float = 1.0, data_path: str | os.PathLike | None = None,
+        device: str = "cpu", progress: bool = True, blas_threads: int | None = 1
+        ) -> Comparison:
+    """Compare candidates with the Ecker 2010 units (see the :mod:`neurofond.compare` docstring).
+
+    Returns
+    -------
+    Comparison
+        The result tables and what the figures need; ``results`` is what the JSON file of
+        ``analyses/ecker2010_comparison.py`` holds (without ``seconds``).
+
+    Parameters
+    ----------
+    models : checkpoint names / paths and baseline names (``gabor-energy``,
+        ``pixel-pca``). Default: the shipped models (missing ones are skipped with a note)
+        and both baselines.
+    sessions : session indices 0-16 (quick default 7, 10, 12; full: all).
+    quick : fast settings (see the module docstring); False = ``--full``.
+    seed : seed of spike sampling, CV splits and bootstraps.
+    n_trials : model trials per condition for the property analyses (quick 20, full 40).
+    n_trials_features : model trials averaged into the regression features (quick 8,
+        full 20; the features are posterior-mean rates, so few trials suffice).
+    bin_ms : PSTH bin of the reported predictivity (quick 20, full 10; a multiple of 10
+        dividing 500).
+    search_bin_ms : bin of the time-scale / delay search (default ``max(bin_ms, 20)``).
+    ms_grid, delays_ms : time-scale (ms per model step) and delay grids (default 1, 3,
+        10 ms per step quick, 1, 2, 5, 10, 20 full; delays 0-80 ms in steps of 20 (quick)
+        or 10 (full)).
+    n_folds : CV folds over conditions (quick 4; full: the number of orientations).
+    inner_folds : folds of the nested CV choosing the ridge penalty (quick 3, full 5).
+    contrast_gains : candidate factors from screen contrast to model input contrast, fitted
+        with the time scale (VAEs; default 1, 0.3, 0.1).
+    n_bootstrap : KS bootstrap samples (quick 500, full 1000).
+    response_threshold_hz : responsiveness threshold of the property analyses.
+    patch_size_deg : degrees covered by one model patch.
+    data_path : the Ecker ``.mat`` file (default: the dataset registry).
+    blas_threads : BLAS threads during the run (default 1: on a shared, loaded CPU the
+        many small ridge eigen-decompositions run several times faster single-threaded;
+        None leaves the BLAS default).
+    """
+    import contextlib
+
+    from threadpoolctl import threadpool_limits
+
+    import neurofond.analysis  # noqa: F401  (loads scipy's BLAS before the limit is set)
+
+    limit = (contextlib.nullcontext() if blas_threads is None
+             else threadpool_limits(limits=int(blas_threads), user_api="blas"))
+    with limit:
+        return _run(models, sessions, quick=quick, seed=seed, n_trials=n_trials,
+                    n_trials_features=n_trials_features, bin_ms=bin_ms,
+                    search_bin_ms=search_bin_ms, ms_grid=ms_grid, delays_ms=delays_ms,
+                    n_folds=n_folds, inner_folds=inner_folds, contrast_gains=contrast_gains,
+                    n_bootstrap=n_bootstrap, response_threshold_hz=response_threshold_hz,
+                    patch_size_deg=patch_size_deg, data_path=data_path, device=device,
+                    progress=progress)
+
+
+def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
+         search_bin_ms, ms_grid, delays_ms, n_folds, inner_folds, contrast_gains, n_bootstrap,
+         response_threshold_hz, patch_size_deg, data_path, device, progress) -> Comparison:
+    from tqdm.auto import tqdm
+
+    from .._scripts import pick, provenance
+    from ..responses import make_responses
+
+    stim_params = stimulus_parameters()
+    sessions = list(QUICK_SESSIONS if quick else ALL_SESSIONS) if sessions is None else [
+        int(s) for s in sessions]
+    if not sessions:
+        raise ValueError("sessions: give at least one session index (0-16)")
+    n_trials = int(pick(n_trials, quick, 20, 40))
+    n_trials_f = int(pick(n_trials_features, quick, 8, 20))
+    bin_ms = float(pick(bin_ms, quick, 20.0, 10.0))
+    search_bin_ms = float(search_bin_ms if search_bin_ms is not None else max(bin_ms, 20.0))
+    for name, b in (("bin_ms", bin_ms), ("search_bin_ms", search_bin_ms)):
+        f = b / DATA_BIN_MS
+        span = PREDICTIVITY_WINDOW_MS[1] - PREDICTIVITY_WINDOW_MS[0]
+        if f < 1 or not math.isclose(f, round(f)) or not math.isclose(span / b, round(span / b)):
+            raise ValueError(f"{name}: expected a multiple of 10 ms dividing 500 ms, got {b:g}")
+    ms_grid_vae = tuple(float(v) for v in (ms_grid if ms_grid is not None else
+                                           (QUICK_MS_GRID if quick else MS_GRID)))
+    gains = tuple(float(v) for v in (contrast_gains if contrast_gains is not None
+                                     else CONTRAST_GAINS))
+    if not gains or min(gains) <= 0 or max(gains) > 1:
+        raise ValueError(f"contrast_gains: expected values in (0, 1], got {gains}")
+    delays = tuple(float(v) for v in (delays_ms if delays_ms is not None else
+                                      (QUICK_DELAYS_MS if quick else DELAYS_MS)))
+    if not ms_grid_vae or min(ms_grid_vae) <= 0 or not delays or min(delays) < 0:
+        raise ValueError("ms_grid: positive values and delays_ms: values >= 0 expected")
+    n_folds_q = pick(n_folds, quick, 4, None)
+    inner = int(pick(inner_folds, quick, 3, 5))
+    n_boot = int(pick(n_bootstrap, quick, 500, 1000))
+
+    data = load_sessions(sessions, data_path)
+    cands, skipped = build_candidates(models, stim_params, patch_size_deg=patch_size_deg,
+                                      device=device)
+    for c in cands:
+        if c.kind == "vae":
+            c.ms_grid, c.gains = ms_grid_vae, gains
+    for s in skipped:
+        print(f"note: skipping {s['model']}: {s['reason']}", file=sys.stderr)
+
+    # data side: targets, ceilings and properties (model independent)
+    data_props = {}
+    for s in data:
+        data_props[s.index] = unit_properties(s.property_responses(), s.fano_counts(),
+                                              threshold_hz=response_threshold_hz)
+    targets = {b: {s.index: np.nanmean(s.binned(b), axis=0) for s in data}
+               for b in {bin_ms, search_bin_ms}}
+    stim_cache: dict[tuple, Any] = {}
+
+    def stimuli(sess: Session, gain: float):
+        key = (sess.index, gain)
+        if key not in stim_cache:
+            stim_cache[key] = render_conditions(sess.orientation, sess.contrast * gain, stim_params)
+        return stim_cache[key]
+
+    def edges(b):
+        return np.arange(PREDICTIVITY_WINDOW_MS[0], PREDICTIVITY_WINDOW_MS[1] + 1e-9, b)
+
+    prop_edges = np.arange(PROPERTY_TIME_MS[0], PROPERTY_TIME_MS[1] + 1e-9, DATA_BIN_MS)
+    total = sum(len(c.gains) * len(c.ms_grid) * len(delays) * len(data) + 2 * len(data)
+                for c in cands)
+    bar = tqdm(total=total, desc="ecker2010", unit="fit", disable=not progress)
+
+    rows, unit_rows, prop_rows, grid_rows = [], [], [], []
+    fits: dict[str, dict[str, Any]] = {}
+    model_props: dict[str, dict[int, dict[str, np.ndarray]]] = {}
+    for cand in cands:
+        steps = cand.steps(max(delays))
+        best = None
+        best_rates: dict[int, np.ndarray] = {}
+        for gain in cand.gains:
+            # responses (trial-averaged rates) per session; sessions sharing conditions share
+            bar.set_description(f"{cand.key}: simulate")
+            sims: dict[tuple, np.ndarray] = {}
+            rates = {}
+            for s in data:
+                key = tuple(zip(s.orientation.tolist(), s.contrast.tolist()))
+                if key not in sims:
+                    sims[key] = cand.simulate(stimuli(s, gain), steps, n_trials_f, seed,
+                                              spikes=False)
+                rates[s.index] = sims[key]
+            del sims
+            # 1. time scale, delay (and contrast gain): best median r over all units
+            bar.set_description(f"{cand.key}: fit time scale / delay")
+            improved = False
+            for m in cand.ms_grid:
+                for d in delays:
+                    w = resample_matrix(steps, m, d, edges(search_bin_ms))
+                    r_all, scores = [], []
+                    for s in data:
+                        x = rates[s.index] @ w.T
+                        ds = predictivity(x, targets[search_bin_ms][s.index], s.contrast,
+                                          n_folds=n_folds_of(s, n_folds_q), seed=seed,
+                                          inner_folds=inner)
+                        r_all.append(np.asarray(ds["neuron_r"].values))
+                        scores.append(float(ds["score"]))
+                        bar.update(1)
+                    med = nanmedian(np.concatenate(r_all))
+                    grid_rows.append({"model": cand.key, "contrast_gain": gain,
+                                      "ms_per_step": m, "delay_ms": d, "median_unit_r": med,
+                                      "mean_session_score": float(np.nanmean(scores))})
+                    if best is None or (np.isfinite(med) and med > best[3]):
+                        best = (gain, m, d, med if np.isfinite(med) else -np.inf)
+                        improved = True
+            if improved:
+                best_rates = rates
+            del rates
+        g_best, m_best, d_best = best[0], best[1], best[2]
+        fits[cand.key] = {"ms_per_step": m_best, "delay_ms": d_best, "contrast_gain": g_best,
+                          "search_median_unit_r": best[3] if np.isfinite(best[3]) else None,
+                          "time_scale_fitted": cand.kind == "vae",
+                          "ms_grid": list(cand.ms_grid), "delays_ms": list(delays),
+                          "contrast_gains": list(cand.gains),
+                          "label": cand.label, "kind": cand.kind, "family": cand.family,
+                          "response_units": cand.units}
+        edge = [name for name, v, grid in (("contrast_gain", g_best, cand.gains),
+                                           ("ms_per_step", m_best, cand.ms_grid),
+                                           ("delay_ms", d_best, delays))
+                if len(grid) > 2 and v in (min(grid), max(grid))]
+        fits[cand.key]["at_grid_edge"] = edge
+        fits[cand.key]["n_grid_points"] = len(cand.gains) * len(cand.ms_grid) * len(delays)
+        cand.fit = fits[cand.key]
+
+        # 2. predictivity at the chosen time scale and delay (reported bins)
+        bar.set_description(f"{cand.key}: predictivity")
+        w = resample_matrix(steps, m_best, d_best, edges(bin_ms))
+        per_session = {}
+        for s in data:
+            x = best_rates[s.index] @ w.T
+            ds = predictivity(x, targets[bin_ms][s.index], s.contrast,
+                              n_folds=n_folds_of(s, n_folds_q), seed=seed, inner_folds=inner)
+            ceil = s.ceiling(bin_ms, seed)
+            raw = float(ds["score"])
+            c = float(ceil["ceiling"])
+            per_session[s.index] = {"raw": raw, "ceiling": c, "ceiled": ceiled(raw, c)}
+            nr = np.asarray(ds["neuron_r"].values)
+            rel = np.asarray(ceil["neuron_reliability"].values)
+            for u in range(s.n_units):
+                unit_rows.append({"model": cand.key, "session": s.index,
+                                  "neuron_id": s.unit_ids[u], "r": nr[u], "reliability": rel[u]})
+            bar.update(1)
+        del best_rates
+
+        # 3. properties with the fitted time scale, delay and gain
+        bar.set_description(f"{cand.key}: properties")
+        wp = resample_matrix(steps, m_best, d_best, prop_edges)
+        fmask = fano_step_mask(steps, m_best, d_best)
+        model_props[cand.key] = {}
+        for s in data:
+            fano_counts, binned = model_spikes(cand, stimuli(s, g_best), steps, wp, fmask,
+                                               n_trials=n_trials, seed=seed + 1)
+            resp = make_responses(binned, bin_ms=DATA_BIN_MS,
+                                  stimulus_coords={"orientation": s.orientation,
+                                                   "contrast": s.contrast},
+                                  time_start_ms=prop_edges[:-1], source=f"model:{cand.key}")
+            model_props[cand.key][s.index] = unit_properties(
+                resp, fano_counts, threshold_hz=response_threshold_hz)
+            bar.update(1)
+        rows.extend(_session_rows(cand, data, per_session, data_props, model_props[cand.key],
+                                  n_boot, seed))
+        rows.append(_summary_row(cand, data, per_session, data_props, model_props[cand.key],
+                                 n_boot, seed))
+    bar.close()
+
+    # property table (data once + every model)
+    for s in data:
+        prop_rows.extend(_prop_rows("data", s.index, data_props[s.index], s.unit_ids))
+        for key, props in model_props.items():
+            prop_rows.extend(_prop_rows(key, s.index, props[s.index], None))
+
+    summary = [r for r in rows if r["session"] == "all"]
+    winner = _winner(summary, rows)
+    results = {
+        "table": rows,
+        "winner": winner,
+        "fits": fits,
+        "skipped": skipped,
+        "sessions": sessions,
+        "n_units": int(sum(s.n_units for s in data)),
+        "assumptions": {
+            "stimulus": {**stim_params, "source": "neurofond.recordings.ecker2010."
+                         "ECKER2010_STIMULUS (not documented in the release)",
+                         "kind": "full-field static sine-wave gratings"},
+            "model_presentation": {"positions": "one hypercolumn at the canvas centre",
+                                   "patch_size_deg": patch_size_deg, "transform": "linear",
+                                   "blank": "mean gray before onset",
+                                   "time": "ms per step and delay fitted (grids)",
+                                   "contrast": "screen contrast x a fitted contrast gain "
+                                               "(grid) = model input contrast"},
+            "baselines": {"temporal_kernel": "boxcar(0-500 ms) * gamma(order 3, tau 10 ms)",
+                          "step_ms": BASELINE_STEP_MS,
+                          "lnp_rates_hz": [BASELINE_R0_HZ, BASELINE_RMAX_HZ]},
+        },
+        "settings": provenance(
+            None, quick=quick, seed=seed, n_trials=n_trials, n_trials_features=n_trials_f,
+            bin_ms=bin_ms,
+            search_bin_ms=search_bin_ms, ms_grid=list(ms_grid_vae), delays_ms=list(delays),
+            contrast_gains=list(gains),
+            n_folds=n_folds_q if n_folds_q is not None else "n_orientations",
+            inner_folds=inner,
+            n_bootstrap=n_boot, response_threshold_hz=response_threshold_hz,
+            windows_ms={"predictivity": PREDICTIVITY_WINDOW_MS, "tuning": TUNING_WINDOW_MS,
+                        "fano": FANO_WINDOW_MS, "baseline": BASELINE_WINDOW_MS,
+                        "latency_search": LATENCY_SEARCH_MS},
+            latency=LATENCY, fano_min_count=FANO_MIN_COUNT,
+            regression="ridge (nested K-fold CV over conditions, penalty per unit), K-fold "
+                       "over conditions stratified by contrast",
+            ceiled="max(raw, 0)**2 / ceiling (Brain-Score)",
+            bins={k: v[1] for k, v in PROPERTIES.items()}),
+        "citation": "Ecker et al. 2010 Science 327:584; Berens et al. 2012 J Neurosci "
+                    "32:10618 (data CC BY-NC-ND 3.0)",
+    }
+    return Comparison(results=results, rows=rows, unit_rows=unit_rows, prop_rows=prop_rows,
+                      grid_rows=grid_rows, fits=fits, sessions=data, data_props=data_props,
+                      model_props=model_props)
+
+
+def _ks_columns(row: dict[str, Any], data_vals: dict[str, np.ndarray],
+                model_vals: dict[str, np.ndarray], n_boot: int, seed: int) -> None:
+    notes = []
+    row["n_responsive_data"] = int(data_vals["n"])
+    row["n_responsive_model"] = int(model_vals["n"])
+    row["median_peak_evoked_data"] = nanmedian(data_vals["peak_evoked_hz"])
+    row["median_peak_evoked_model"] = nanmedian(model_vals["peak_evoked_hz"])
+    for short, (prop, bins) in PROPERTIES.items():
+        res = ks_compare(model_vals[prop], data_vals[prop], bins, n_bootstrap=n_boot, seed=seed)
+        row[f"ks_similarity_{short}"] = res["raw"]
+        row[f"ks_similarity_{short}_ceiling"] = res["ceiling"]
+        row[f"ks_similarity_{short}_ceiled"] = res["ceiled"]
+        if res["reason"]:
+            notes.append(f"ks_{short}: {res['reason']}")
+    row["notes"] = "; ".join(notes)
+
+
+def gather(props_by_session: dict[int, dict[str, np.ndarray]], indices: Sequence[int]
+           ) -> dict[str, Any]:
+    """Responsive units' property values pooled over sessions ``indices`` (and their number)."""
+    out: dict[str, Any] = {"n": 0}
+    for prop in [p for p, _ in PROPERTIES.values()] + ["peak_evoked_hz"]:
+        out[prop] = np.concatenate([responsive_values(props_by_session[i], prop) for i in indices])
+    out["n"] = int(sum(int(props_by_session[i]["responsive"].sum()) for i in indices))
+    return out
+
+
+def _base_row(cand: Candidate) -> dict[str, Any]:
+    return {"model": cand.key, "label": cand.label, "kind": cand.kind,
+            "ms_per_step": cand.fit["ms_per_step"], "delay_ms": cand.fit["delay_ms"],
+            "contrast_gain": cand.fit["contrast_gain"]}
+
+
+def _session_rows(cand, data, per_session, data_props, model_props, n_boot, seed):
+    rows = []
+    for s in data:
+        p = per_session[s.index]
+        row = {**_base_row(cand), "session": s.index, "n_units": s.n_units,
+               "predictivity_raw": p["raw"], "ceiling": p["ceiling"],
+               "predictivity_ceiled": p["ceiled"]}
+        _ks_columns(row, gather(data_props, [s.index]), gather(model_props, [s.index]),
+                    n_boot, seed)
+        rows.append(row)
+    return rows
+
+
+def _summary_row(cand, data, per_session, data_props, model_props, n_boot, seed):
+    idx = [s.index for s in data]
+    row = {**_base_row(cand), "session": "all", "n_units": int(sum(s.n_units for s in data)),
+           "predictivity_raw": nanmedian([per_session[i]["raw"] for i in idx]),
+           "ceiling": nanmedian([per_session[i]["ceiling"] for i in idx]),
+           "predictivity_ceiled": nanmedian([per_session[i]["ceiled"] for i in idx])}
+    _ks_columns(row, gather(data_props, idx), gather(model_props, idx), n_boot, seed)
+    row["notes"] = ("medians over sessions (predictivity); KS on units pooled over sessions"
+                    + ("; " + row["notes"] if row["notes"] else ""))
+    return row
+
+
+def _prop_rows(source: str, session: int, props: dict[str, np.ndarray], ids) -> list[dict]:
+    n = props["responsive"].size
+    keys = [k for k in props if k != "responsive"]
+    return [{"source": source, "session": session,
+             "neuron": ids[j] if ids is not None else j,
+             "responsive": bool(props["responsive"][j]),
+             **{k: props[k][j] for k in keys}} for j in range(n)]
+
+
+def _winner(summary: list[dict], rows: list[dict]) -> dict[str, Any]:
+    scored = [r for r in summary if np.isfinite(r["predictivity_ceiled"])]
+    if not scored:
+        return {"model": None, "reason": "no finite ceiled predictivity"}
+    ranked = sorted(scored, key=lambda r: -r["predictivity_ceiled"])
+    top = ranked[0]
+    res: dict[str, Any] = {
+        "model": top["model"], "label": top["label"],
+        "criterion": "highest median over sessions of predictivity_ceiled",
+        "predictivity_ceiled": top["predictivity_ceiled"],
+        "ranking": [{"model": r["model"], "predictivity_ceiled": r["predictivity_ceiled"],
+                     "predictivity_raw": r["predictivity_raw"]} for r in ranked]}
+    if len(ranked) > 1:
+        second = ranked[1]
+        per = {}
+        for r in rows:
+            if r["session"] != "all" and r["model"] in (top["model"], second["model"]):
+                per.setdefault(r["session"], {})[r["model"]] = r["predictivity_ceiled"]
+        diffs = np.array([v[top["model"]] - v[second["model"]] for v in per.values()
+                          if len(v) == 2], dtype=float)
+        diffs = diffs[np.isfinite(diffs)]
+        res.update({
+            "runner_up": second["model"],
+            "margin_ceiled": top["predictivity_ceiled"] - second["predictivity_ceiled"],
+            "ratio_ceiled": (top["predictivity_ceiled"] / second["predictivity_ceiled"]
+                             if second["predictivity_ceiled"] > 0 else None),
+            "margin_raw": top["predictivity_raw"] - second["predictivity_raw"],
+            "sessions_won_vs_runner_up": int((diffs > 0).sum()),
+            "sessions_compared": int(diffs.size),
+            "median_session_difference": float(np.median(diffs)) if diffs.size else None,
+        })
+    return res
