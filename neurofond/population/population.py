@@ -6,37 +6,24 @@ them to an animal, returning spike counts as a ``Responses`` array
 (:mod:`neurofond.responses`) that every analysis in :mod:`neurofond.analysis`
 accepts.
 
-Time in the model
------------------
-One inference iteration is one model time step, ``ms_per_step`` milliseconds
-long (an explicit, user-visible parameter). Each trial
+The concerns of a presentation live in their own modules:
 
-1. starts from the model's learned prior (``model.initial_state``);
-2. runs ``blank_steps`` steps on a mean-gray input (the population settles at
-   its spontaneous state; these bins have negative times);
-3. shows the stimulus: frame ``k`` of a movie for ``steps_per_frame`` steps,
-   then frame ``k + 1``, without resetting the state between frames (online
-   inference: the posterior of one step is the prior of the next). A static
-   image (one frame) is shown for ``stimulus_steps`` steps.
+- time (:mod:`.timing`): one inference iteration is one model step of
+  ``ms_per_step`` ms; a trial starts from the learned prior, runs
+  ``blank_steps`` mean-gray steps (negative times), then shows the stimulus
+  frames without resetting the state (online inference);
+- space (:mod:`.tiling`): resampling to ``patch_size_deg`` and the tiles
+  (one hypercolumn of ``K`` neurons per patch position);
+- per-family outputs (:mod:`.readout`): spike counts for iP-VAE, activations
+  with their units and sign convention for the Gaussian variants, and the
+  posterior-mean rates of :meth:`~neurofond.fond.model.IterativeVAE.mean_response`.
 
-Responses have one time bin per recorded step (``bin_ms = ms_per_step``),
-``time_start_ms = step * ms_per_step`` with 0 at stimulus onset, and a ``step``
-coordinate. Trials differ only by the spike-sampling noise: one
-:class:`torch.Generator` seeded with ``seed`` drives the whole presentation, so
-the same seed (and the same ``batch_size``) gives identical spikes.
-
-Space
------
-The model sees ``patch_size`` x ``patch_size`` pixel patches (16 x 16). With
-``patch_size_deg`` set, frames are first resampled so that one model patch
-covers ``patch_size_deg`` degrees (model pixels per degree =
-``patch_size / patch_size_deg``); otherwise one model pixel is one stimulus
-pixel. Frames then go through the :class:`~.transform.PresentationTransform`
-(linear, contrast-preserving by default). The population has one hypercolumn
-of ``K`` neurons per patch position ("tile"): one tile at the canvas centre by
-default, a regular grid, or explicit positions in degrees. Neurons are
-labelled with their tile centre in degrees (``x`` rightwards, ``y`` downwards
-from the canvas centre, as in :mod:`neurofond.stimuli.geometry`).
+This module holds the population and its loop. Responses have one time bin per
+recorded step (``bin_ms = ms_per_step``), the bin start in ms as the ``time``
+index (0 at stimulus onset) and a ``step`` coordinate. Trials differ only by the
+spike-sampling noise: one :class:`torch.Generator` seeded with ``seed`` drives
+the whole presentation, so the same seed (and the same ``batch_size``) gives
+identical spikes.
 """
 
 from __future__ import annotations
@@ -44,7 +31,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -52,19 +38,24 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .._checks import check_int, check_positive, check_seed, check_torch_generator
 from ..fond.config import MODEL_NAMES
 from ..fond.data import Preprocessing
 from ..fond.model import IterativeVAE
-from ..responses import make_responses
 from ..stimuli import ScreenGeometry, Stimuli
+from .readout import build_responses, rates_dataset, record_dtype, widen_dtype
+from .tiling import (
+    TileLayout,
+    check_positions,
+    cut_patches,
+    resample,
+    tile_layout,
+    tile_neuron_coords,
+)
+from .timing import BLANK, DEFAULT_STATIC_STEPS, TrialSchedule, trial_schedule
 from .transform import MODES, PresentationTransform
 
 __all__ = ["DEFAULT_STATIC_STEPS", "InSilicoPopulation", "ParameterError", "TileLayout"]
-
-#: Steps a static image is shown when neither ``steps_per_frame`` nor ``stimulus_steps`` is given.
-DEFAULT_STATIC_STEPS = 50
-
-_POSITION_MODES = ("center", "grid")
 
 
 class ParameterError(ValueError, TypeError):
@@ -76,69 +67,6 @@ def _reject_unknown(unknown: Mapping[str, Any], where: str, known: Iterable[str]
         name = sorted(unknown)[0]
         raise ParameterError(f"{name}: unknown parameter of {where}; expected one of "
                              f"{sorted(known)}")
-
-
-def _int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def _positive(value: Any, name: str) -> float:
-    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
-            or not math.isfinite(float(value)) or value <= 0):
-        raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
-    return float(value)
-
-
-# --------------------------------------------------------------------------- layout
-
-
-@dataclass(frozen=True)
-class TileLayout:
-    """Where the model's patches lie on a stimulus canvas.
-
-    Attributes
-    ----------
-    model_size : (int, int)
-        Canvas ``(height, width)`` in model pixels (after resampling).
-    stimulus_size : (int, int)
-        Canvas ``(height, width)`` in stimulus pixels.
-    model_ppd : (float, float) or None
-        Model pixels per degree along ``(y, x)`` (None without a geometry);
-        equal to ``patch_size / patch_size_deg`` up to the rounding of
-        ``model_size``.
-    rows, cols : ndarray of int
-        Top-left corner of each tile in model pixels (may be negative: the
-        screen beyond the canvas is mean gray).
-    x_deg, y_deg : ndarray of float
-        Tile centres in degrees from the canvas centre (NaN without geometry).
-    x_px, y_px : ndarray of float
-        Tile centres in stimulus pixels (column, row index).
-    patch_size : int
-    """
-
-    model_size: tuple[int, int]
-    stimulus_size: tuple[int, int]
-    model_ppd: tuple[float, float] | None
-    rows: np.ndarray
-    cols: np.ndarray
-    x_deg: np.ndarray
-    y_deg: np.ndarray
-    x_px: np.ndarray
-    y_px: np.ndarray
-    patch_size: int
-
-    @property
-    def n_tiles(self) -> int:
-        return int(self.rows.size)
-
-
-def _grid_starts(length: int, patch: int, stride: int) -> np.ndarray:
-    n = (length - patch) // stride + 1 if length >= patch else 1
-    span = (n - 1) * stride + patch
-    start = (length - span) // 2
-    return start + stride * np.arange(n)
 
 
 # --------------------------------------------------------------------------- population
@@ -214,14 +142,14 @@ class InSilicoPopulation:
         self.model = model.to(device)
         self.device = torch.device(device)
         self.preprocessing = preprocessing
-        self.ms_per_step = _positive(ms_per_step, "ms_per_step")
+        self.ms_per_step = check_positive(ms_per_step, "ms_per_step")
         self.patch_size_deg = (None if patch_size_deg is None
-                               else _positive(patch_size_deg, "patch_size_deg"))
+                               else check_positive(patch_size_deg, "patch_size_deg"))
         if stride_px is not None and stride_deg is not None:
             raise ValueError("stride_px: give stride_px or stride_deg, not both")
-        self.stride_px = None if stride_px is None else _int(stride_px, "stride_px", 1)
-        self.stride_deg = None if stride_deg is None else _positive(stride_deg, "stride_deg")
-        self.positions = self._check_positions(positions)
+        self.stride_px = None if stride_px is None else check_int(stride_px, "stride_px", minimum=1)
+        self.stride_deg = None if stride_deg is None else check_positive(stride_deg, "stride_deg")
+        self.positions = check_positions(positions)
         if (self.stride_px is not None or self.stride_deg is not None) and self.positions != "grid":
             raise ValueError("stride_px: a stride only applies to positions='grid'")
         if isinstance(transform, PresentationTransform):
@@ -236,25 +164,6 @@ class InSilicoPopulation:
         family = model.config.family
         self.name = name or f"{MODEL_NAMES[family]}-K{model.n_latents}"
         self.summary = dict(summary or {})
-
-    @staticmethod
-    def _check_positions(positions: Any) -> str | np.ndarray:
-        if isinstance(positions, str):
-            if positions not in _POSITION_MODES:
-                raise ValueError(f"positions: expected one of {_POSITION_MODES} or a sequence of "
-                                 f"(x_deg, y_deg), got {positions!r}")
-            return positions
-        try:
-            arr = np.asarray(positions, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"positions: expected 'center', 'grid' or (x_deg, y_deg) pairs, got "
-                             f"{positions!r}") from None
-        if arr.ndim == 1 and arr.shape == (2,):
-            arr = arr[None]
-        if arr.ndim != 2 or arr.shape[1] != 2 or arr.shape[0] == 0 or not np.isfinite(arr).all():
-            raise ValueError(f"positions: expected a non-empty sequence of finite (x_deg, y_deg) "
-                             f"pairs, got {positions!r}")
-        return arr
 
     # ------------------------------------------------------------------ constructors
     @classmethod
@@ -309,7 +218,7 @@ class InSilicoPopulation:
 
     # ------------------------------------------------------------------ space
     def layout(self, stimuli: Stimuli | ScreenGeometry | tuple[int, int]) -> TileLayout:
-        """Tile positions for a stimulus canvas.
+        """Tile positions for a stimulus canvas (:func:`.tiling.tile_layout`).
 
         Parameters
         ----------
@@ -327,62 +236,9 @@ class InSilicoPopulation:
             If degrees are needed but no geometry is known, or a position lies
             outside the canvas.
         """
-        if isinstance(stimuli, Stimuli):
-            geometry, size = stimuli.geometry, stimuli.size_px
-        elif isinstance(stimuli, ScreenGeometry):
-            geometry, size = stimuli, tuple(stimuli.size_px)
-        else:
-            geometry, size = None, tuple(int(v) for v in stimuli)
-        h_s, w_s = int(size[0]), int(size[1])
-        ppd = None if geometry is None else float(geometry.pixels_per_degree)
-        p = self.patch_size
-        if self.patch_size_deg is not None:
-            if ppd is None:
-                raise ValueError("stimuli: patch_size_deg needs stimuli with a geometry "
-                                 "(pixels_per_degree)")
-            factor = self.patch_size / self.patch_size_deg / ppd
-            h, w = max(1, int(round(h_s * factor))), max(1, int(round(w_s * factor)))
-        else:
-            h, w = h_s, w_s
-        model_ppd = None if ppd is None else (ppd * h / h_s, ppd * w / w_s)
-        if isinstance(self.positions, str) and self.positions == "center":
-            rows, cols = np.array([(h - p) // 2]), np.array([(w - p) // 2])
-        elif isinstance(self.positions, str):
-            if self.stride_deg is not None:
-                if model_ppd is None:
-                    raise ValueError("stride_deg: needs stimuli with a geometry; use stride_px")
-                stride_y = max(1, int(round(self.stride_deg * model_ppd[0])))
-                stride_x = max(1, int(round(self.stride_deg * model_ppd[1])))
-            else:
-                stride_y = stride_x = self.stride_px or p
-            r, c = _grid_starts(h, p, stride_y), _grid_starts(w, p, stride_x)
-            rr, cc = np.meshgrid(r, c, indexing="ij")
-            rows, cols = rr.ravel(), cc.ravel()
-        else:
-            if model_ppd is None:
-                raise ValueError("positions: positions in degrees need stimuli with a geometry")
-            pos = self.positions
-            half_w, half_h = w_s / 2 / ppd, h_s / 2 / ppd
-            outside = (np.abs(pos[:, 0]) > half_w + 1e-9) | (np.abs(pos[:, 1]) > half_h + 1e-9)
-            if outside.any():
-                bad = pos[np.argmax(outside)].tolist()
-                raise ValueError(f"positions: tile centre {bad} deg lies outside the canvas "
-                                 f"(+-{half_w:g} x +-{half_h:g} deg)")
-            cols = np.round(pos[:, 0] * model_ppd[1] + (w - 1) / 2 - (p - 1) / 2).astype(int)
-            rows = np.round(pos[:, 1] * model_ppd[0] + (h - 1) / 2 - (p - 1) / 2).astype(int)
-        rows, cols = np.asarray(rows, dtype=int), np.asarray(cols, dtype=int)
-        # tile centre in model pixels -> stimulus pixels (resampling maps pixel edges to edges)
-        cy_m, cx_m = rows + (p - 1) / 2, cols + (p - 1) / 2
-        y_px = (cy_m + 0.5) * h_s / h - 0.5
-        x_px = (cx_m + 0.5) * w_s / w - 0.5
-        if ppd is None:
-            x_deg = y_deg = np.full(rows.size, np.nan)
-        else:
-            x_deg = (x_px - (w_s - 1) / 2) / ppd
-            y_deg = (y_px - (h_s - 1) / 2) / ppd
-        return TileLayout(model_size=(h, w), stimulus_size=(h_s, w_s), model_ppd=model_ppd,
-                          rows=rows, cols=cols, x_deg=x_deg, y_deg=y_deg, x_px=x_px, y_px=y_px,
-                          patch_size=p)
+        return tile_layout(stimuli, patch_size=self.patch_size,
+                           patch_size_deg=self.patch_size_deg, positions=self.positions,
+                           stride_px=self.stride_px, stride_deg=self.stride_deg)
 
     def neuron_coords(self, stimuli: Stimuli | ScreenGeometry | tuple[int, int]
                       ) -> dict[str, np.ndarray]:
@@ -391,22 +247,11 @@ class InSilicoPopulation:
         Neuron ``position * K + unit`` is dictionary element ``unit`` at tile
         ``position``.
         """
-        lay = self.layout(stimuli)
-        k = self.n_units
-        tile = np.repeat(np.arange(lay.n_tiles), k)
-        return {
-            "neuron_id": np.arange(lay.n_tiles * k),
-            "unit": np.tile(np.arange(k), lay.n_tiles),
-            "position": tile,
-            "x_deg": lay.x_deg[tile],
-            "y_deg": lay.y_deg[tile],
-            "x_px": lay.x_px[tile],
-            "y_px": lay.y_px[tile],
-        }
+        return tile_neuron_coords(self.layout(stimuli), self.n_units)
 
     def model_frames(self, frames: np.ndarray, layout: TileLayout) -> np.ndarray:
         """Resample luminance frames ``(..., H, W)`` to the model's resolution."""
-        return _resample(frames, layout.model_size)
+        return resample(frames, layout.model_size)
 
     def patches(self, frames: np.ndarray, layout: TileLayout) -> np.ndarray:
         """Model inputs ``(..., n_tiles, D)`` (float32) of luminance frames ``(..., H, W)``.
@@ -414,23 +259,7 @@ class InSilicoPopulation:
         Frames are resampled, transformed and cut in groups, so the memory
         for whole transformed canvases stays bounded (about 64 MB).
         """
-        frames = np.asarray(frames)
-        pad, p = self.transform.pad, self.patch_size
-        h, w = layout.model_size
-        if (layout.rows.min() + pad < 0 or layout.cols.min() + pad < 0
-                or layout.rows.max() + p > h + pad or layout.cols.max() + p > w + pad):
-            raise ValueError(f"positions: a tile extends beyond the canvas plus the transform's "
-                             f"pad={pad} px; move it inwards or increase the pad")
-        lead = frames.shape[:-2]
-        flat = frames.reshape(-1, *frames.shape[-2:])
-        out = np.empty((flat.shape[0], layout.n_tiles, p * p), dtype=np.float32)
-        per_frame = 8 * ((h + 2 * pad) * (w + 2 * pad) + frames.shape[-2] * frames.shape[-1])
-        group = max(1, (64 << 20) // per_frame)
-        for g0 in range(0, flat.shape[0], group):
-            img = self.transform(self.model_frames(flat[g0:g0 + group], layout), keep_pad=True)
-            for i, (r, c) in enumerate(zip(layout.rows + pad, layout.cols + pad)):
-                out[g0:g0 + group, i] = img[:, r:r + p, c:c + p].reshape(img.shape[0], p * p)
-        return out.reshape(*lead, layout.n_tiles, p * p)
+        return cut_patches(frames, layout, self.transform)
 
     # ------------------------------------------------------------------ presentation
     def present(self, stimuli: Stimuli | np.ndarray, *, n_trials: int = 10,
@@ -517,37 +346,22 @@ class InSilicoPopulation:
             "n_trials", "blank_steps", "steps_per_frame", "stimulus_steps", "seed",
             "batch_size", "return_rates", "progress", "record_steps"))
         stim = _as_stimuli(stimuli)
-        n_trials = _int(n_trials, "n_trials", 1)
-        blank_steps = _int(blank_steps, "blank_steps", 0)
-        batch_size = _int(batch_size, "batch_size", 1)
-        spf, n_steps = self._timing(stim, steps_per_frame, stimulus_steps)
-        if seed is None:
+        n_trials = check_int(n_trials, "n_trials", minimum=1)
+        batch_size = check_int(batch_size, "batch_size", minimum=1)
+        schedule = trial_schedule(stim.n_frames, stim.frame_rate_hz, self.ms_per_step,
+                                  blank_steps=blank_steps, steps_per_frame=steps_per_frame,
+                                  stimulus_steps=stimulus_steps, record_steps=record_steps)
+        seed = check_seed(seed)
+        if seed is None:  # a fresh seed, recorded in attrs so the run can be repeated
             seed = int(np.random.SeedSequence().entropy % (2**63))
-        seed = _int(seed, "seed", 0)
-        all_steps = np.arange(-blank_steps, n_steps)
-        if record_steps is None:
-            rec_steps = all_steps
-        else:
-            try:
-                rec_steps = np.unique(np.asarray(list(record_steps), dtype=np.int64))
-            except (TypeError, ValueError):
-                raise ValueError(f"record_steps: expected integer steps, got {record_steps!r}"
-                                 ) from None
-            if rec_steps.size == 0 or rec_steps[0] < -blank_steps or rec_steps[-1] >= n_steps:
-                raise ValueError(f"record_steps: expected steps in [{-blank_steps}, {n_steps - 1}]"
-                                 f", got {record_steps!r}")
-        record_slot = np.full(all_steps.size, -1)
-        record_slot[rec_steps + blank_steps] = np.arange(rec_steps.size)
+        gen = check_torch_generator(seed, self.device)
 
         layout = self.layout(stim)
-        n_stim, k, n_tiles, n_rec = len(stim), self.n_units, layout.n_tiles, rec_steps.size
-        poisson = self.model.is_poisson
-        dtype = np.uint8 if poisson else np.float32
-        spikes = np.zeros((n_trials, n_stim, n_tiles * k, n_rec), dtype=dtype)
+        n_stim, k, n_tiles, n_rec = len(stim), self.n_units, layout.n_tiles, schedule.n_recorded
+        spikes = np.zeros((n_trials, n_stim, n_tiles * k, n_rec), dtype=record_dtype(self.model))
         rates = (np.zeros((n_trials, n_stim, n_tiles * k, n_rec), dtype=np.float32)
                  if return_rates else None)
 
-        gen = torch.Generator(device=self.device).manual_seed(seed)
         rows_per_stim = n_trials * n_tiles
         stim_chunk = max(1, batch_size // rows_per_stim)
         blank_x = torch.full((1, self.patch_size**2), self.transform.blank_value(),
@@ -561,9 +375,8 @@ class InSilicoPopulation:
                     np.arange(s1 - s0), np.arange(n_trials), np.arange(n_tiles), indexing="ij"))
                 for r0 in range(0, si.size, batch_size):
                     sl = slice(r0, r0 + batch_size)
-                    counts, rate_buf = self._run_rows(x_all, si[sl], pi[sl], blank_x,
-                                                      blank_steps, n_steps, spf, record_slot,
-                                                      n_rec, gen, return_rates, spikes.dtype)
+                    counts, rate_buf = self._run_rows(x_all, si[sl], pi[sl], blank_x, schedule,
+                                                      gen, return_rates, spikes.dtype)
                     if counts.dtype != spikes.dtype:
                         spikes = spikes.astype(counts.dtype)
                     view = spikes.reshape(n_trials, n_stim, n_tiles, k, n_rec)
@@ -575,23 +388,20 @@ class InSilicoPopulation:
         finally:
             bar.close()
 
-        attrs = self._provenance(stim, layout, n_trials=n_trials, blank_steps=blank_steps,
-                                 steps_per_frame=spf, stimulus_steps=n_steps, seed=seed,
+        attrs = self._provenance(stim, layout, n_trials=n_trials,
+                                 blank_steps=schedule.blank_steps,
+                                 steps_per_frame=schedule.steps_per_frame,
+                                 stimulus_steps=schedule.stimulus_steps, seed=seed,
                                  batch_size=batch_size)
-        neuron_coords = self.neuron_coords(stim)
-        responses = _build_responses(spikes, poisson, bin_ms=self.ms_per_step,
-                                     stimulus_coords=stim.coords(), neuron_coords=neuron_coords,
-                                     time_start_ms=rec_steps * self.ms_per_step,
-                                     source=f"model:{self.name}", attrs=attrs)
-        responses = responses.assign_coords(step=("time", rec_steps))
+        responses = build_responses(spikes, self.model, bin_ms=self.ms_per_step,
+                                    stimulus_coords=stim.coords(),
+                                    neuron_coords=tile_neuron_coords(layout, k),
+                                    time_start_ms=schedule.time_start_ms(self.ms_per_step),
+                                    source=f"model:{self.name}", attrs=attrs)
+        responses = responses.assign_coords(step=("time", schedule.record))
         if rates is None:
             return responses
-        rate_da = responses.copy(data=rates)
-        rate_da.name = "rates"
-        rate_da.attrs["units"] = ("expected spikes per bin (exp(u))" if poisson
-                                  else "posterior-mean activation (a.u.)")
-        ds = xr.Dataset({"spikes": responses, "rates": rate_da}, attrs=dict(responses.attrs))
-        return ds
+        return rates_dataset(responses, rates, self.model)
 
     def present_protocol(self, protocol: Any, **overrides: Any) -> xr.DataArray | xr.Dataset:
         """Present a loaded :class:`~neurofond.stimuli.Protocol` with its presentation settings.
@@ -619,90 +429,42 @@ class InSilicoPopulation:
         return out
 
     # ------------------------------------------------------------------ internals
-    def _timing(self, stim: Stimuli, steps_per_frame: Any, stimulus_steps: Any) -> tuple[int, int]:
-        n_frames = stim.n_frames
-        rate = stim.frame_rate_hz if n_frames > 1 else None
-        if steps_per_frame is None:
-            if rate is not None:
-                exact = 1000.0 / (rate * self.ms_per_step)
-                spf = int(round(exact))
-                if spf < 1 or not math.isclose(exact, spf, rel_tol=1e-6):
-                    raise ValueError(
-                        f"ms_per_step: a frame at {rate:g} Hz lasts {1000.0 / rate:g} ms, not a "
-                        f"whole number of {self.ms_per_step:g} ms model steps; choose ms_per_step "
-                        f"= (1000 / frame_rate_hz) / steps_per_frame")
-            else:
-                spf = 1 if n_frames > 1 else DEFAULT_STATIC_STEPS
-        else:
-            spf = _int(steps_per_frame, "steps_per_frame", 1)
-            if rate is not None and not math.isclose(1000.0 / (spf * self.ms_per_step), rate,
-                                                     rel_tol=1e-6):
-                raise ValueError(
-                    f"ms_per_step: steps_per_frame * ms_per_step = {spf} * {self.ms_per_step:g} ms "
-                    f"does not match the frame period 1000 / frame_rate_hz = {1000.0 / rate:g} ms "
-                    f"of the stimuli; use ms_per_step={1000.0 / (rate * spf):g} or "
-                    f"steps_per_frame={1000.0 / (rate * self.ms_per_step):g}")
-        if stimulus_steps is None:
-            n_steps = spf * n_frames
-        else:
-            n_steps = _int(stimulus_steps, "stimulus_steps", 1)
-            if n_frames > 1 and n_steps > spf * n_frames:
-                raise ValueError(f"stimulus_steps: a movie of {n_frames} frames x {spf} steps "
-                                 f"lasts {spf * n_frames} steps; got {n_steps}")
-        return spf, n_steps
-
     @torch.inference_mode()
     def _run_rows(self, x_all: np.ndarray, si: np.ndarray, pi: np.ndarray, blank_x: torch.Tensor,
-                  blank_steps: int, n_steps: int, spf: int, record_slot: np.ndarray, n_rec: int,
-                  gen: torch.Generator, return_rates: bool, dtype: np.dtype
-                  ) -> tuple[np.ndarray, np.ndarray | None]:
+                  schedule: TrialSchedule, gen: torch.Generator, return_rates: bool,
+                  dtype: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
         """Simulate one chunk of rows; returns counts (B, K, n_rec) and rates or None."""
         model, b, k = self.model, si.size, self.n_units
-        n_frames = x_all.shape[1]
+        n_rec, record_slot = schedule.n_recorded, schedule.record_slot
         counts = np.zeros((n_rec, b, k), dtype=dtype)
         rate_buf = np.zeros((n_rec, b, k), dtype=np.float32) if return_rates else None
-        limit = np.iinfo(dtype).max if np.issubdtype(dtype, np.integer) else None
         state = model.initial_state(b, generator=gen)
         residual = None
-        current = None  # which input is on: "blank" or a frame index
+        current = None  # which input is on: BLANK or a frame index
         x = blank_x.expand(b, -1)
-        for step in range(-blank_steps, n_steps):
-            want = "blank" if step < 0 else min(step // spf, n_frames - 1)
+        for step in schedule.steps:
+            want = schedule.input_at(step)
             if want != current:
                 current = want
-                if want == "blank":
+                if want == BLANK:
                     x = blank_x.expand(b, -1)
                 else:
                     x = torch.from_numpy(x_all[si, want, pi]).to(self.device)
                 residual = None  # the input changed: x - Phi z must be recomputed
             state, residual = model.step(state, x, generator=gen, residual=residual)
-            slot = record_slot[step + blank_steps]
+            slot = record_slot[step + schedule.blank_steps]
             if slot < 0:
                 continue
             resp = state.response
-            if limit is not None:
-                top = float(resp.max())
-                if top > limit:
-                    dtype = np.uint16 if top <= np.iinfo(np.uint16).max else np.float32
-                    counts = counts.astype(dtype)
-                    limit = np.iinfo(dtype).max if dtype == np.uint16 else None
+            if np.issubdtype(counts.dtype, np.integer):
+                wider = widen_dtype(counts.dtype, float(resp.max()))
+                if wider != counts.dtype:
+                    counts = counts.astype(wider)
             counts[slot] = resp.cpu().numpy()
             if rate_buf is not None:
-                rate_buf[slot] = self._rates(state).cpu().numpy()
+                rate_buf[slot] = model.mean_response(state).cpu().numpy()
         out_rates = None if rate_buf is None else rate_buf.transpose(1, 2, 0)
         return counts.transpose(1, 2, 0), out_rates
-
-    def _rates(self, state: Any) -> torch.Tensor:
-        model = self.model
-        if model.is_poisson:
-            return torch.exp(state.u)
-        if model.config.family == "gaussian":
-            return state.u
-        sigma = torch.exp(state.xi)
-        ratio = state.u / sigma
-        normal_pdf = torch.exp(-0.5 * ratio * ratio) / math.sqrt(2 * math.pi)
-        mean_relu = state.u * torch.special.ndtr(ratio) + sigma * normal_pdf
-        return mean_relu * torch.exp(model.log_gain)
 
     def _provenance(self, stim: Stimuli, layout: TileLayout, **settings: Any) -> dict[str, Any]:
         cfg = self.model.config
@@ -764,37 +526,8 @@ def _as_stimuli(stimuli: Any) -> Stimuli:
     raise ValueError(f"stimuli: expected a Stimuli or an array of frames, got {type(stimuli)}")
 
 
-def _resample(frames: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resample ``(..., H, W)`` to ``(..., h, w)``: Gaussian anti-alias, then bilinear."""
-    frames = np.asarray(frames, dtype=np.float32)
-    h_in, w_in = frames.shape[-2:]
-    h, w = size
-    if (h, w) == (h_in, w_in):
-        return frames
-    from scipy.ndimage import gaussian_filter, zoom
-
-    fy, fx = h / h_in, w / w_in
-    lead = frames.ndim - 2
-    sigma = (0.0,) * lead + (max(0.0, (1 / fy - 1) / 2), max(0.0, (1 / fx - 1) / 2))
-    if any(sigma):
-        frames = gaussian_filter(frames, sigma, mode="nearest")
-    return zoom(frames, (1.0,) * lead + (fy, fx), order=1, mode="nearest", grid_mode=True)
-
-
 def _progress(total: int, enabled: bool, name: str) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, disable=not enabled, desc=f"present {name}", unit="row",
                 leave=False)
-
-
-def _build_responses(spikes: np.ndarray, poisson: bool, **kwargs: Any) -> xr.DataArray:
-    if poisson:
-        return make_responses(spikes, **kwargs)
-    # Gaussian activations may be negative: build the labelled frame on a zero
-    # placeholder (same coords and attrs) and swap the data in.
-    placeholder = np.broadcast_to(np.uint8(0), spikes.shape)
-    da = make_responses(placeholder, **kwargs)
-    out = da.copy(data=spikes)
-    out.attrs["units"] = "activation per step (a.u.; Gaussian model, not spikes)"
-    return out

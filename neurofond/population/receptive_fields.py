@@ -37,6 +37,8 @@ import numpy as np
 import torch
 import xarray as xr
 
+from .._checks import check_int, check_random_state, check_torch_generator
+
 __all__ = [
     "GABOR_PARAMS",
     "GaborFit",
@@ -463,7 +465,8 @@ def gabor_fraction(model: Any, r2_threshold: float = 0.7, norm_quantile: float =
                          norm_threshold=threshold, fits=fits)
 
 
-def random_gabor_dictionary(n_elements: int, patch_size: int = 16, *, seed: int = 0,
+def random_gabor_dictionary(n_elements: int, patch_size: int = 16, *,
+                            seed: int | np.random.Generator | None = 0,
                             frequency_range: tuple[float, float] = (0.08, 0.3),
                             sigma_range: tuple[float, float] = (1.5, 3.5),
                             jitter_px: float = 3.0) -> np.ndarray:
@@ -471,9 +474,10 @@ def random_gabor_dictionary(n_elements: int, patch_size: int = 16, *, seed: int 
 
     Orientations uniform in [0, 180), frequencies and widths uniform in the
     given ranges, aspect ratio in [1, 2] (longer along the bars), phases
-    uniform, centres within ``jitter_px`` of the patch centre.
+    uniform, centres within ``jitter_px`` of the patch centre. ``seed``: an integer, a
+    :class:`numpy.random.Generator` or None (:func:`neurofond._checks.check_random_state`).
     """
-    rng = np.random.default_rng(seed)
+    rng = check_random_state(seed)
     out = np.empty((patch_size * patch_size, n_elements), dtype=np.float32)
     c = (patch_size - 1) / 2
     for k in range(n_elements):
@@ -635,14 +639,14 @@ def spike_triggered_average(population: Any, n_noise: int = 5000, steps: int = 2
     """
     from tqdm.auto import tqdm
 
-    from .population import InSilicoPopulation, _int
+    from .population import InSilicoPopulation
 
     if not isinstance(population, InSilicoPopulation):
         raise ValueError(f"population: expected an InSilicoPopulation, got {type(population)}")
-    n_noise = _int(n_noise, "n_noise", 2)
-    steps = _int(steps, "steps", 1)
-    seed = _int(seed, "seed", 0)
-    batch_size = _int(batch_size, "batch_size", 1)
+    n_noise = check_int(n_noise, "n_noise", minimum=2)
+    steps = check_int(steps, "steps", minimum=1)
+    seed = check_int(seed, "seed", minimum=0, maximum=2**63 - 1)  # recorded in attrs
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
     if space not in ("input", "luminance"):
         raise ValueError(f"space: expected 'input' or 'luminance', got {space!r}")
     if not noise_std > 0:
@@ -651,8 +655,8 @@ def spike_triggered_average(population: Any, n_noise: int = 5000, steps: int = 2
         raise ValueError(f"contrast: expected a contrast in (0, 1], got {contrast!r}")
     model, p = population.model, population.patch_size
     d, k = p * p, population.n_units
-    rng = np.random.default_rng(seed)
-    gen = torch.Generator(device=population.device).manual_seed(seed)
+    rng = check_random_state(seed)  # the noise
+    gen = check_torch_generator(seed, population.device)  # the spike sampler
     blank = population.transform.blank_value()
     weighted = np.zeros((k, d))
     stim_sum = np.zeros(d)

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_int, check_positive
 from ..fond.data import Preprocessing, whiten
 
 __all__ = ["MODES", "PresentationTransform", "calibrate_gain"]
@@ -181,15 +182,12 @@ class PresentationTransform:
         if (isinstance(background, bool) or not isinstance(background, (int, float, np.number))
                 or not 0.0 <= float(background) <= 1.0):
             raise ValueError(f"background: expected a luminance in [0, 1], got {background!r}")
-        if gain is not None and (isinstance(gain, bool)
-                                 or not isinstance(gain, (int, float, np.number))
-                                 or not math.isfinite(float(gain)) or gain <= 0):
-            raise ValueError(f"gain: expected a finite number > 0, got {gain!r}")
+        if gain is not None:
+            gain = check_positive(gain, "gain")
         if mode == "training" and gain is not None:
             raise ValueError("gain: only used in mode='linear'; the training pipeline has no gain")
         pad = preprocessing.patch_size if pad is None else pad
-        if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
-            raise ValueError(f"pad: expected an integer >= 0, got {pad!r}")
+        pad = check_int(pad, "pad", minimum=0)
         self.preprocessing = preprocessing
         self.mode = mode
         self.background = float(background)
