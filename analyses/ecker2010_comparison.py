@@ -45,30 +45,18 @@ from neurofond.compare.protocol import CONTRAST_GAINS, MS_GRID, QUICK_SESSIONS
 
 
 def run(out: str | Path, models: Sequence[str] | None = None,
-        sessions: Sequence[int] | None = None, *, quick: bool = True, seed: int = 0,
-        n_trials: int | None = None, n_trials_features: int | None = None,
-        bin_ms: float | None = None,
-        search_bin_ms: float | None = None, ms_grid: Sequence[float] | None = None,
-        delays_ms: Sequence[float] | None = None, n_folds: int | None = None,
-        inner_folds: int | None = None, contrast_gains: Sequence[float] | None = None,
-        n_bootstrap: int | None = None, response_threshold_hz: float = 5.0,
-        patch_size_deg: float = 1.0, data_path: str | os.PathLike | None = None,
-        device: str = "cpu", progress: bool = True, blas_threads: int | None = 1
-        ) -> dict[str, Any]:
+        sessions: Sequence[int] | None = None, **settings: Any) -> dict[str, Any]:
     """Compare candidates with the Ecker 2010 units and write the outputs to ``out``.
 
-    Every argument but ``out`` is that of :func:`neurofond.compare.compare_ecker2010`.
-    Returns what ``ecker2010_comparison.json`` holds.
+    ``models``, ``sessions`` and the keyword ``settings`` (``quick``, ``seed``, ``n_trials``,
+    ``bin_ms``, ``ms_grid``, ``delays_ms``, ``contrast_gains``, ``n_folds``, ``n_bootstrap``,
+    ``data_path``, ``progress``, ``blas_threads`` ...) are those of
+    :func:`neurofond.compare.compare_ecker2010`. Returns what ``ecker2010_comparison.json``
+    holds.
     """
     t_start = time.perf_counter()
     out = common.out_dir(out)
-    comp = compare_ecker2010(
-        models, sessions, quick=quick, seed=seed, n_trials=n_trials,
-        n_trials_features=n_trials_features, bin_ms=bin_ms, search_bin_ms=search_bin_ms,
-        ms_grid=ms_grid, delays_ms=delays_ms, n_folds=n_folds, inner_folds=inner_folds,
-        contrast_gains=contrast_gains, n_bootstrap=n_bootstrap,
-        response_threshold_hz=response_threshold_hz, patch_size_deg=patch_size_deg,
-        data_path=data_path, device=device, progress=progress, blas_threads=blas_threads)
+    comp = compare_ecker2010(models, sessions, **settings)
     rows, results = comp.rows, comp.results
     columns = list(REQUIRED_COLUMNS) + [k for k in rows[0] if k not in REQUIRED_COLUMNS]
     common.write_csv(out / "ecker2010_comparison.csv", rows, columns)

@@ -13,12 +13,13 @@ import numpy as np
 
 
 def main() -> int:
+    from neurofond._files import atomic_write_json
     from neurofond.fond import evaluate, load_checkpoint
-    from neurofond.fond.checkpoint import write_json_atomic
     from neurofond.fond.data import heldout_patches
+    from neurofond.pretrained import resolve_checkpoint
 
     ap = argparse.ArgumentParser()
-    ap.add_argument("checkpoints", nargs="+")
+    ap.add_argument("checkpoints", nargs="+", help="checkpoint paths or shipped names")
     ap.add_argument("--olshausen", help="the 10 Olshausen images; held-out images 8-9 are used")
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--n-patches", type=int, default=10_000)
@@ -27,9 +28,10 @@ def main() -> int:
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
     results = {}
-    for path in args.checkpoints:
+    for spec in args.checkpoints:
+        path = resolve_checkpoint(spec)
         model, prep, summary = load_checkpoint(path)
-        name = Path(path).stem
+        name = path.stem
         sets = {}
         if prep.source == "bundled":
             sets["heldout_photos"] = heldout_patches(prep, args.n_patches, seed=0)
@@ -52,7 +54,7 @@ def main() -> int:
             print(f"{name:32s} {set_name:15s} r2 {s['r2']:.3f} pooled {s['r2_pooled']:.3f} "
                   f"map {s['r2_map']:.3f} zeros {s['zeros']:.3f} conv {s['convergence_step']} "
                   f"dist {s['distance']:.3f}", flush=True)
-    write_json_atomic(Path(args.out), results)
+    atomic_write_json(Path(args.out), results)
     return 0
 
 
