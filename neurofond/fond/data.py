@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from ..stimuli.images import rgb_to_luminance
+
 __all__ = [
     "BUNDLED_IMAGE_NAMES",
     "PatchData",
@@ -51,9 +53,12 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif")
 
 
 def _to_gray(image: np.ndarray) -> np.ndarray:
-    image = np.asarray(image, dtype=np.float64)
+    """2-D float64 gray image; colour through the one luminance rule (BT.709,
+    :func:`neurofond.stimuli.images.rgb_to_luminance`), values kept in their units."""
+    image = np.asarray(image)
     if image.ndim == 3 and image.shape[-1] in (3, 4):
-        image = image[..., :3] @ np.array([0.2125, 0.7154, 0.0721])
+        image = rgb_to_luminance(image)
+    image = np.asarray(image, dtype=np.float64)
     if image.ndim != 2:
         raise ValueError(
             f"image: expected a 2-D grayscale or RGB(A) image, got shape {image.shape}")

@@ -19,6 +19,7 @@ import numpy as np
 
 from .geometry import ScreenGeometry
 from .gratings import Stimuli, _positive_int, _scalar
+from .images import rgb_to_luminance
 
 __all__ = [
     "eye_movement_path",
@@ -32,7 +33,6 @@ __all__ = [
 
 SeedLike = int | np.random.Generator | None
 RESCALE = (None, "minmax")
-_LUMA = np.array([0.299, 0.587, 0.114])  # ITU-R BT.601 luma weights
 
 
 # --------------------------------------------------------------------------- images
@@ -87,11 +87,6 @@ def as_luminance(image: Any, name: str = "image", rescale: str | None = None) ->
             f"range [{out.min():.4g}, {out.max():.4g}]"
         )
     return out
-
-
-def _to_gray(arr: np.ndarray) -> np.ndarray:
-    """Colour ``(..., 3 or 4)`` to luma with BT.601 weights (alpha dropped)."""
-    return np.tensordot(arr[..., :3].astype(np.float64), _LUMA, axes=([-1], [0]))
 
 
 def pink_noise_image(
@@ -315,8 +310,9 @@ def movie_from_image(
     Parameters
     ----------
     image : array_like, shape (H, W) or (H, W, 3|4)
-        Luminance image (colour is converted with BT.601 luma weights); see
-        :func:`as_luminance` for accepted value ranges.
+        Luminance image (colour is converted with the BT.709 weights of
+        :func:`neurofond.stimuli.images.rgb_to_luminance`); see :func:`as_luminance`
+        for accepted value ranges.
     path : array_like, shape (n_frames, 2)
         ``(row, col)`` of each window's top-left corner in image pixels, with
         ``0 <= row <= H - h`` and ``0 <= col <= W - w`` (e.g. from
@@ -348,7 +344,7 @@ def movie_from_image(
     """
     img = np.asarray(image)
     if img.ndim == 3 and img.shape[-1] in (3, 4):
-        img = _to_gray(as_luminance(img, "image", rescale))
+        img = rgb_to_luminance(as_luminance(img, "image", rescale))
     elif img.ndim == 2:
         img = as_luminance(img, "image", rescale)
     else:
@@ -540,7 +536,8 @@ def movie_from_video(
     Returns
     -------
     Stimuli
-        One movie (colour converted to BT.601 luma), ``meta["source"]`` = path.
+        One movie (colour converted with the BT.709 weights of
+        :func:`neurofond.stimuli.images.rgb_to_luminance`), ``meta["source"]`` = path.
 
     Raises
     ------
@@ -575,7 +572,7 @@ def movie_from_video(
         elif info.get("duration"):
             meta_fps = 1000.0 / float(info["duration"])
     if arr.ndim == 4 and arr.shape[-1] in (3, 4):
-        arr = _to_gray(as_luminance(arr, "path", rescale))
+        arr = rgb_to_luminance(as_luminance(arr, "path", rescale))
     elif arr.ndim == 2:
         arr = arr[None]
     if max_frames is not None:
