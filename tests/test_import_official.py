@@ -292,6 +292,20 @@ def test_ema_weights(tmp_path):
     assert torch.equal(model.phi, blob["model_ema"]["layer.phi.weight"])
 
 
+def test_safe_load_reads_plain_values(tmp_path):
+    path = tmp_path / "plain.pt"
+    value = {"set": {1, 2}, "frozen": frozenset({"a"}), "bytes": b"\x00\xff", "none": None,
+             "np": np.arange(3.0), "npf": np.float32(2.5), "t": torch.arange(4, dtype=torch.int64),
+             "nested": OrderedDict(a=[1, (2.0, "x")]), "c": 1 + 2j}
+    torch.save(value, path)
+    got = safe_load(path)
+    assert got["set"] == {1, 2} and got["frozen"] == frozenset({"a"})
+    assert got["bytes"] == b"\x00\xff" and got["none"] is None and got["c"] == 1 + 2j
+    np.testing.assert_array_equal(got["np"], np.arange(3.0))
+    assert got["npf"] == np.float32(2.5) and torch.equal(got["t"], torch.arange(4))
+    assert got["nested"] == OrderedDict(a=[1, (2.0, "x")])
+
+
 # -------------------------------------------------------------------- code payloads
 class _SystemPayload:
     def __init__(self, marker: Path) -> None:

@@ -92,8 +92,7 @@ def _allowed_global(module: str, name: str) -> Any:
     if module == "_codecs" and name == "encode":
         return _latin1_encode
     if module == "torch._utils" and name in ("_rebuild_tensor_v2", "_rebuild_tensor_v3",
-                                             "_rebuild_parameter",
-                                             "_rebuild_parameter_with_state"):
+                                             "_rebuild_parameter"):
         return getattr(torch._utils, name)
     if module == "torch" and name == "Size":
         return torch.Size
