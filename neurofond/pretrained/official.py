@@ -489,7 +489,6 @@ def import_official(path: str | Path, config: str | Path | dict[str, Any] | None
 
     path = Path(path)
     obj = safe_load(path)
-    config_source = config if isinstance(config, dict) else None
     if config is None:
         config = _find_config(path)
     kind, cfg = read_official_config(config)
@@ -583,7 +582,7 @@ def import_official(path: str | Path, config: str | Path | dict[str, Any] | None
     summary = {
         "imported_from": str(path.resolve()),
         "official_repository": OFFICIAL_REPOSITORY,
-        "official_config": cfg if config_source is None else config_source,
+        "official_config": cfg,
         "official_config_file": None if isinstance(config, dict) else str(Path(config)),
         "weights": "model_ema" if use_ema else "model",
         "official_metadata": {k2: _plain(metadata.get(k2))
