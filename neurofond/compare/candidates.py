@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from ..population.windowed import nonnegative
 from .protocol import (
     BASELINE_R0_HZ,
     BASELINE_RMAX_HZ,
@@ -76,6 +75,8 @@ class VAECandidate(Candidate):
 
     def simulate(self, stim, steps, n_trials, seed, spikes):
         """Trial-mean rates ``(cond, K, step)`` or spikes ``(trial, cond, K, step)``."""
+        from ..population.windowed import nonnegative
+
         blank, shown = int(-steps[0]), int(steps[-1]) + 1
         k = self.pop.n_units
         n = len(stim)
