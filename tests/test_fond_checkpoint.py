@@ -98,3 +98,29 @@ def test_mismatched_and_non_finite_weights(tmp_path):
 def test_unknown_pretrained_name_lists_available():
     with pytest.raises(ValueError, match="unknown pretrained model"):
         load_model("ipvae-does-not-exist")
+
+
+def test_files_are_written_atomically_as_strict_json(tmp_path):
+    """Checkpoint and sidecar go through neurofond._files: JSON-safe values, no temp files."""
+    import os
+
+    from neurofond import _files
+    from neurofond.fond import checkpoint
+
+    assert checkpoint.write_json_atomic is _files.atomic_write_json
+    assert checkpoint.save_safetensors_atomic is _files.save_safetensors_atomic
+    summary = {"r2": np.float32(0.5), "steps": np.int64(3), "bad": float("nan"),
+               "trace": np.array([1.0, 2.0])}
+    old_umask = os.umask(0o022)
+    try:
+        path = save_checkpoint(_model(), tmp_path / "m.safetensors",
+                               preprocessing=Preprocessing(), summary=summary)
+    finally:
+        os.umask(old_umask)
+    _, _, loaded = load_checkpoint(path)
+    assert loaded == {"r2": 0.5, "steps": 3, "bad": None, "trace": [1.0, 2.0]}
+    text = (tmp_path / "m.json").read_text()
+    assert "NaN" not in text and json.loads(text)["summary"]["bad"] is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.json", "m.safetensors"]
+    for p in tmp_path.iterdir():  # the umask's mode, not mkstemp's 0600
+        assert p.stat().st_mode & 0o777 == 0o644

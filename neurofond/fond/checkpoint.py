@@ -10,13 +10,12 @@ metadata plus the training log, for people to read; loading does not need it.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from .._files import atomic_write_json, save_safetensors_atomic, to_jsonable
 from .config import ModelConfig
 from .data import Preprocessing
 from .model import IterativeVAE
@@ -27,55 +26,13 @@ __all__ = ["CheckpointError", "load_checkpoint", "read_metadata", "save_checkpoi
 FORMAT_NAME = "fond-checkpoint"
 FORMAT_VERSION = "1"
 
-
-def _default_mode() -> int:
-    """Permission bits a newly created file would get (mkstemp makes files 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+#: Atomic JSON write (:func:`neurofond._files.atomic_write_json`); kept under this name
+#: because the trainer, the report and the scripts import it from here.
+write_json_atomic = atomic_write_json
 
 
 class CheckpointError(ValueError):
     """A file is not a readable neurofond checkpoint."""
-
-
-def write_json_atomic(path: str | Path, data: Any) -> None:
-    """Write JSON to ``path`` atomically (temporary file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=True, default=_json_default)
-            fh.write("\n")
-        os.chmod(tmp, _default_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _json_default(obj: Any) -> Any:
-    if hasattr(obj, "tolist"):
-        return obj.tolist()
-    raise TypeError(f"not JSON serialisable: {type(obj)}")
-
-
-def save_safetensors_atomic(tensors: dict[str, torch.Tensor], path: str | Path,
-                            metadata: dict[str, str]) -> None:
-    """Write a safetensors file through a temporary file and an atomic rename."""
-    from safetensors.torch import save_file
-
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=metadata)
-        os.chmod(tmp, _default_mode())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_checkpoint(model: IterativeVAE, path: str | Path, *, preprocessing: Preprocessing,
@@ -100,7 +57,7 @@ def save_checkpoint(model: IterativeVAE, path: str | Path, *, preprocessing: Pre
         "format_version": FORMAT_VERSION,
         "model_config": json.dumps(model.config.to_dict(), sort_keys=True),
         "preprocessing": json.dumps(preprocessing.to_dict(), sort_keys=True),
-        "summary": json.dumps(summary or {}, sort_keys=True, default=_json_default),
+        "summary": json.dumps(to_jsonable(summary or {}), sort_keys=True),
     }
     save_safetensors_atomic(tensors, path, metadata)
     sidecar = {k: json.loads(v) if k in ("model_config", "preprocessing", "summary") else v
