@@ -86,8 +86,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
           file=sys.stderr)
     command = "neurofond " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     run = train(model_cfg, train_cfg, data.train, data.validation, data.preprocessing, args.out,
-                name=args.name, device=args.device, resume=args.resume,
+                name=args.name, device=args.device, resume=args.resume, restart=args.restart,
                 progress=not args.no_progress, command=command)
+    if run.already_finished:
+        print(f"resume: {run.checkpoint} is already complete; nothing was changed",
+              file=sys.stderr)
     final = run.history[-1] if run.history else {}
     print(json.dumps({"checkpoint": str(run.checkpoint), "seconds": round(run.seconds, 1),
                       **{k: final.get(k) for k in ("val_r2", "val_zeros", "loss")}}))
@@ -170,7 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="model", help="checkpoint name (default: model)")
     p.add_argument("--device", default="cpu", help="cpu or cuda")
     p.add_argument("--threads", type=int, help="torch CPU threads")
-    p.add_argument("--resume", action="store_true")
+    p.add_argument("--resume", action="store_true",
+                   help="continue <name>.trainer.safetensors (same settings; --max-steps or "
+                   "--epochs may change and are recorded)")
+    p.add_argument("--restart", action="store_true",
+                   help="start from step 0, discarding an unfinished trainer state")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=_cmd_train)
 

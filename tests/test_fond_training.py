@@ -7,7 +7,14 @@ import pytest
 import torch
 
 from neurofond.cli import main as cli_main
-from neurofond.fond import ModelConfig, TrainConfig, evaluate, load_checkpoint, train
+from neurofond.fond import (
+    CheckpointError,
+    ModelConfig,
+    TrainConfig,
+    evaluate,
+    load_checkpoint,
+    train,
+)
 from neurofond.fond.data import make_patch_data
 
 
@@ -110,3 +117,160 @@ def test_cli_train_and_evaluate_json(tmp_path, capsys):
     assert out["spike_sampler"] in ("compiled", "torch")
     rc = cli_main(["evaluate", str(tmp_path / "missing.safetensors"), "--json"])
     assert rc == 2
+
+
+# --- resume safety (issue 17.1): nothing lost, nothing silent ---------------------------------
+
+def _run(tmp_path, patches, tcfg=None, **kw):
+    mcfg, default = _cfgs(steps=20)
+    return train(mcfg, tcfg or default, patches.train, patches.validation,
+                 patches.preprocessing, tmp_path, name="r", progress=False, **kw)
+
+
+def _snapshot(folder):
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+def test_resume_without_trainer_state_never_replaces_a_finished_checkpoint(tmp_path, patches):
+    _run(tmp_path, patches)
+    (tmp_path / "r.trainer.safetensors").unlink()
+    before = _snapshot(tmp_path)
+    with pytest.raises(FileNotFoundError, match=r"trainer state .*r\.trainer\.safetensors.*"
+                                                r"missing.*left untouched"):
+        _run(tmp_path, patches, resume=True)
+    with pytest.raises(FileExistsError, match="finished run"):
+        _run(tmp_path, patches, restart=True)  # --restart never replaces a finished checkpoint
+    assert _snapshot(tmp_path) == before
+
+
+def test_resume_without_any_state_needs_restart(tmp_path, patches):
+    with pytest.raises(FileNotFoundError, match="--restart"):
+        _run(tmp_path, patches, resume=True)
+    assert not (tmp_path / "r.safetensors").exists()
+    with pytest.raises(ValueError, match="one of them"):
+        _run(tmp_path, patches, resume=True, restart=True)
+    assert _run(tmp_path, patches, restart=True).checkpoint.exists()
+
+
+def test_an_unfinished_run_is_not_silently_restarted(tmp_path, patches):
+    class Stop(Exception):
+        pass
+
+    def stop(record):
+        raise Stop
+
+    mcfg, tcfg = _cfgs(steps=80)
+    args = (mcfg, tcfg, patches.train, patches.validation, patches.preprocessing, tmp_path)
+    with pytest.raises(Stop):
+        train(*args, name="r", progress=False, on_epoch_end=stop)
+    before = _snapshot(tmp_path)
+    with pytest.raises(FileExistsError, match="unfinished run.*--resume.*--restart"):
+        train(*args, name="r", progress=False)
+    assert _snapshot(tmp_path) == before
+    run = train(*args, name="r", progress=False, restart=True)
+    assert [h["step"] for h in run.history] == [40, 80]
+
+
+def test_resuming_a_finished_run_is_a_no_op(tmp_path, patches):
+    first = _run(tmp_path, patches)
+    before = _snapshot(tmp_path)
+    again = _run(tmp_path, patches, resume=True)
+    assert again.already_finished and again.seconds == pytest.approx(first.seconds)
+    assert _snapshot(tmp_path) == before  # nothing rewritten (no tiny train_seconds)
+    for k, v in first.model.state_dict().items():
+        assert torch.equal(v, again.model.state_dict()[k]), k
+
+
+@pytest.mark.parametrize("field, value", [("batch_size", 50), ("lr", 2e-2), ("seed", 3),
+                                          ("grad_clip", 10.0), ("temp_stop", 0.5)])
+def test_resume_with_changed_training_settings_is_refused(tmp_path, patches, field, value):
+    _run(tmp_path, patches)
+    before = _snapshot(tmp_path)
+    _, tcfg = _cfgs(steps=40)  # a longer schedule too, so the run is not finished
+    old = getattr(tcfg, field)
+    setattr(tcfg, field, value)
+    with pytest.raises(ValueError, match=rf"{field} differs.*{old!r}.*now {value!r}"):
+        _run(tmp_path, patches, tcfg, resume=True)
+    assert _snapshot(tmp_path) == before
+
+
+def test_resume_with_other_training_data_is_refused(tmp_path, patches):
+    _run(tmp_path, patches)
+    mcfg, tcfg = _cfgs(steps=40)
+    with pytest.raises(ValueError, match="train_patches.*n_patches"):
+        train(mcfg, tcfg, patches.train[:2000], patches.validation, patches.preprocessing,
+              tmp_path, name="r", progress=False, resume=True)
+
+
+def test_extending_max_steps_on_resume_is_recorded_at_the_step(tmp_path, patches):
+    first = _run(tmp_path, patches)
+    _, tcfg = _cfgs(steps=40)
+    with pytest.warns(UserWarning, match="max_steps changed at step 20"):
+        longer = _run(tmp_path, patches, tcfg, resume=True)
+    assert not longer.already_finished and longer.history[-1]["step"] == 40
+    _, _, summary = load_checkpoint(tmp_path / "r.safetensors")
+    assert summary["steps"] == 40 and summary["train_config"]["max_steps"] == 40
+    changes = summary["schedule_changes"]
+    assert {"step": 20, "setting": "max_steps", "old": 20, "new": 40} in changes
+    assert {"step": 20, "setting": "total_steps", "old": 20, "new": 40} in changes
+    assert summary["train_seconds"] > first.seconds  # cumulative over both sessions
+    sidecar = json.loads((tmp_path / "r.json").read_text())
+    assert sidecar["summary"]["schedule_changes"] == summary["schedule_changes"]
+    with pytest.raises(ValueError, match="cannot be shortened"):
+        _run(tmp_path, patches, resume=True)  # back to 20 steps: below the 40 taken
+
+
+def test_truncated_trainer_state_gives_a_clear_error(tmp_path, patches, capsys):
+    mcfg, tcfg = _cfgs(steps=80)
+
+    def stop(record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing, tmp_path,
+              name="r", progress=False, on_epoch_end=stop)
+    state = tmp_path / "r.trainer.safetensors"
+    data = state.read_bytes()
+    for damaged in (data[: len(data) // 2], b"\x00" * 7, data[:8] + b"{not json" + data[17:]):
+        state.write_bytes(damaged)
+        with pytest.raises(CheckpointError, match=r"r\.trainer\.safetensors.*--restart"):
+            train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing,
+                  tmp_path, name="r", progress=False, resume=True)
+        assert state.read_bytes() == damaged and not (tmp_path / "r.safetensors").exists()
+    rc = cli_main(["train", "--resume", "--out", str(tmp_path), "--name", "r", "--n-latents",
+                   "48", "--t-train", "8", "--n-train", "2000", "--n-validation", "200",
+                   "--no-progress"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "r.trainer.safetensors" in err and "Traceback" not in err
+
+
+def test_trainer_state_of_the_original_format_still_resumes(tmp_path, patches):
+    """A run started before settings were recorded (keys step .. model_config only) resumes."""
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    mcfg, tcfg = _cfgs(steps=80)
+    tcfg.eval_every = 1
+    full = train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing,
+                 tmp_path / "full", name="m", progress=False)
+
+    def stop(record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing,
+              tmp_path / "old", name="m", progress=False, on_epoch_end=stop)
+    state = tmp_path / "old" / "m.trainer.safetensors"
+    with safe_open(str(state), framework="pt") as fh:
+        meta = fh.metadata()
+    legacy = {k: meta[k] for k in ("step", "n_candidates", "history", "model_config")}
+    legacy["data"] = json.dumps({"seed": tcfg.seed})
+    save_file(load_file(str(state)), str(state), metadata=legacy)
+    with pytest.warns(UserWarning, match="predates recorded training settings"):
+        resumed = train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing,
+                        tmp_path / "old", name="m", progress=False, resume=True)
+    for k, v in full.model.state_dict().items():
+        torch.testing.assert_close(v, resumed.model.state_dict()[k], rtol=0, atol=0)
+    _, _, summary = load_checkpoint(tmp_path / "old" / "m.safetensors")
+    assert summary["schedule_changes"][0]["setting"] == "train_config"
+    assert summary["train_seconds"] > 0

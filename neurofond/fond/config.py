@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
+
+from .._checks import check_int, check_nonnegative, check_positive
 
 FAMILIES: tuple[str, ...] = ("poisson", "gaussian", "gaussian_relu")
 MODEL_NAMES: dict[str, str] = {"poisson": "iP-VAE", "gaussian": "iG-VAE",
@@ -147,18 +150,48 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size", "candidates_init", "checkpoint_every", "eval_every"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-        for name in ("lr", "lr_min", "grad_clip", "temp_start", "temp_stop"):
-            _check_positive(name, getattr(self, name))
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every setting (and normalise numeric types); :func:`train` calls it on entry.
+
+        Raises
+        ------
+        ValueError
+            Naming the first setting that is out of range or of the wrong type.
+        """
+        for name in ("epochs", "batch_size", "candidates_init", "candidates_max",
+                     "checkpoint_every", "eval_every", "eval_patches"):
+            setattr(self, name, check_int(getattr(self, name), name, minimum=1))
+        if self.candidates_max < self.candidates_init:
+            raise ValueError(f"candidates_max: expected >= candidates_init="
+                             f"{self.candidates_init}, got {self.candidates_max!r}")
+        if self.max_steps is not None:
+            self.max_steps = check_int(self.max_steps, "max_steps", minimum=1)
+        # the loop seeds three generators with seed, seed + 1 and seed + 2
+        self.seed = check_int(self.seed, "seed", minimum=0, maximum=_SEED_MAX - 2)
+        for name in ("lr", "lr_min", "adam_eps", "grad_clip", "temp_start", "temp_stop"):
+            setattr(self, name, check_positive(getattr(self, name), name))
+        for name in ("weight_decay", "kl_beta_min"):
+            setattr(self, name, check_nonnegative(getattr(self, name), name))
         for name in ("warmup_portion", "kl_const_portion", "kl_anneal_portion",
                      "temp_anneal_portion"):
             value = getattr(self, name)
-            if not 0 <= value <= 1:
+            if not _is_real(value) or not 0 <= value <= 1:
                 raise ValueError(f"{name}: expected a fraction in [0, 1], got {value!r}")
-        self.adam_betas = tuple(float(v) for v in self.adam_betas)  # type: ignore[assignment]
+            setattr(self, name, float(value))
+        tail = self.candidates_tail_prob
+        if not _is_real(tail) or not 0 < tail < 1:
+            raise ValueError(
+                f"candidates_tail_prob: expected a probability in (0, 1), got {tail!r}")
+        self.candidates_tail_prob = float(tail)
+        betas = self.adam_betas
+        if (not isinstance(betas, (tuple, list)) or len(betas) != 2
+                or not all(_is_real(b) and 0 <= b < 1 for b in betas)):
+            raise ValueError(f"adam_betas: expected two numbers in [0, 1), got {betas!r}")
+        self.adam_betas = tuple(float(v) for v in betas)  # type: ignore[assignment]
+        if not isinstance(self.extra, dict):
+            raise ValueError(f"extra: expected a dict, got {type(self.extra).__name__}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -166,6 +199,15 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
         return cls(**_known_fields(cls, data, "train config"))
+
+
+_SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed accepts at most a signed 64-bit value
+
+
+def _is_real(value: Any) -> bool:
+    """A finite int or float (bools refused)."""
+    return (not isinstance(value, bool) and isinstance(value, (int, float))
+            and math.isfinite(value))
 
 
 def _known_fields(cls: type, data: dict[str, Any], what: str) -> dict[str, Any]:
