@@ -38,7 +38,8 @@ def test_torch_free_layers_import_without_torch_or_environment_changes():
         "import neurofond, neurofond.analysis, neurofond.responses, neurofond.recordings\n"
         "import neurofond.stimuli, neurofond.conversions\n"
         "assert 'torch' not in sys.modules, 'torch was imported'\n"
-        "changed = {k for k in set(before) | set(os.environ) if before.get(k) != os.environ.get(k)}\n"
+        "keys = set(before) | set(os.environ)\n"
+        "changed = {k for k in keys if before.get(k) != os.environ.get(k)}\n"
         "assert not changed, changed\n"
         "assert callable(neurofond.make_responses) and 'torch' not in sys.modules\n"
     )

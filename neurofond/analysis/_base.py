@@ -136,3 +136,12 @@ def _where_mask(responses: xr.DataArray, where: Mapping[str, Any] | None) -> np.
             f"where: expected a mapping of stimulus coordinate -> value(s), got {where!r}"
         )
     return stimulus_mask(responses, name="where", **where)
+
+
+def _responses_counts(
+    responses: xr.DataArray, window_ms: Any, name: str, window_name: str = "window_ms"
+) -> np.ndarray:
+    """Validated ``responses`` summed over a window: ``(trial, stimulus, neuron)`` float64."""
+    _check_responses(responses, name)
+    counts, _, _ = _window_counts(responses, window_ms, window_name)
+    return counts

@@ -40,15 +40,9 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurofond.analysis._base import _coords_on, _provenance
-from neurofond.analysis.predictivity import (
-    _check_int,
-    _check_seed,
-    _nanmean,
-    _nanmedian,
-    _nanstd,
-    _responses_counts,
-)
+from neurofond._checks import check_int, check_seed
+from neurofond.analysis._base import _coords_on, _provenance, _responses_counts
+from neurofond.analysis.scores import _nanmean, _nanmedian, _nanstd
 from neurofond.responses import DIMS
 
 __all__ = [
@@ -226,8 +220,8 @@ def split_half_reliability(
         raise ValueError(f"responses: split halves need >= 2 trials, got {n_trials}")
     if n_cond < 2:
         raise ValueError(f"responses: correlations over conditions need >= 2, got {n_cond}")
-    n_splits = _check_int(n_splits, "n_splits", 1)
-    seed = _check_seed(seed)
+    n_splits = check_int(n_splits, "n_splits", 1)
+    seed = check_seed(seed)
     from sklearn.model_selection import ShuffleSplit
 
     splitter = ShuffleSplit(n_splits=n_splits, train_size=0.5, test_size=None, random_state=seed)

@@ -55,11 +55,10 @@ import xarray as xr
 
 from neurofond._checks import check_int, check_seed
 from neurofond.analysis._base import (
-    _check_responses,
     _coords_on,
     _provenance,
+    _responses_counts,
     _simple,
-    _window_counts,
 )
 from neurofond.analysis.estimators import (
     DEFAULT_ALPHAS,
@@ -89,11 +88,6 @@ from neurofond.analysis.splits import (
 )
 from neurofond.responses import DIMS
 
-# The one argument checks under the private names neurofond.analysis.ceilings imports from
-# here (with the NaN-aware aggregators and _responses_counts); no copy of their logic.
-_check_int = check_int
-_check_seed = check_seed
-
 __all__ = [
     "DEFAULT_ALPHAS",
     "condition_splits",
@@ -111,14 +105,6 @@ __all__ = [
 
 def _is_responses(obj: Any) -> bool:
     return isinstance(obj, xr.DataArray) and tuple(obj.dims) == DIMS
-
-
-def _responses_counts(
-    responses: xr.DataArray, window_ms: Any, name: str, window_name: str = "window_ms"
-) -> np.ndarray:
-    _check_responses(responses, name)
-    counts, _, _ = _window_counts(responses, window_ms, window_name)
-    return counts  # (trial, stimulus, neuron)
 
 
 def _trial_mean(counts: np.ndarray, name: str) -> np.ndarray:

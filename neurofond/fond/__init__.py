@@ -5,6 +5,8 @@ Depends on torch only (plus numpy/scipy for data preparation).
 
 from .. import _torch_env  # noqa: F401  (process settings before torch loads)
 
+# isort: split
+
 from .checkpoint import CheckpointError, load_checkpoint, read_metadata, save_checkpoint
 from .config import FAMILIES, MODEL_NAMES, ModelConfig, TrainConfig
 from .data import PatchData, Preprocessing, bundled_images, make_patch_data

@@ -9,6 +9,8 @@
 """
 
 from .. import _torch_env  # noqa: F401  (process settings before torch loads)
+
+# isort: split
 from .population import DEFAULT_STATIC_STEPS, InSilicoPopulation, ParameterError, TileLayout
 from .receptive_fields import (
     GABOR_PARAMS,
