@@ -176,3 +176,15 @@ def test_window_on_uneven_bins_counts_their_real_duration():
     # bins [0,10), [10,20), [30,40): a window (0, 40) holds all three, 30 ms of bins
     assert Window(0, 40).covered_ms(resp) == 30.0
     np.testing.assert_allclose(Window(0, 40).rates(resp), 3 / 0.030)
+
+
+def test_cli_parser_builds_without_torch():
+    code = (
+        "import sys\n"
+        "from neurofond.cli import build_parser\n"
+        "build_parser()\n"
+        "assert 'torch' not in sys.modules\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr

@@ -21,8 +21,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..fond.checkpoint import load_checkpoint, read_metadata
-from ..fond.config import MODEL_NAMES
+# The model stack (torch) loads on first use, not at import: the CLI builds its parser from
+# this package's names (import-official) without paying for torch.
+
+
+def _model_names() -> dict[str, str]:
+    from ..fond.config import MODEL_NAMES
+
+    return MODEL_NAMES
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """A checkpoint's JSON metadata (see :func:`neurofond.fond.checkpoint.read_metadata`)."""
+    from ..fond.checkpoint import read_metadata as _read
+
+    return _read(path)
+
+
+def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
+    """Load a checkpoint file (see :func:`neurofond.fond.checkpoint.load_checkpoint`)."""
+    from ..fond.checkpoint import load_checkpoint as _load
+
+    return _load(path, device=device)
 
 __all__ = ["DEFAULT_MODEL", "FAMILY_KEYS", "SHIPPED", "CheckpointInfo", "list_pretrained",
            "load_model", "load_pretrained", "pretrained_path", "resolve_checkpoint",
@@ -53,7 +73,7 @@ def list_pretrained() -> list[dict[str, Any]]:
         cfg = meta["model_config"]
         rows.append({
             "name": name,
-            "model": MODEL_NAMES[cfg["family"]],
+            "model": _model_names()[cfg["family"]],
             "family": cfg["family"],
             "n_latents": cfg["n_latents"],
             "beta": cfg["beta"],
@@ -133,12 +153,12 @@ class CheckpointInfo:
 
     @property
     def label(self) -> str:
-        return f"{MODEL_NAMES.get(self.family, self.family)} ({self.name})"
+        return f"{_model_names().get(self.family, self.family)} ({self.name})"
 
     @property
     def model_name(self) -> str:
         """The family's model name (``iP-VAE``, ``iG-VAE``, ``iGrelu-VAE``)."""
-        return MODEL_NAMES.get(self.family, self.family)
+        return _model_names().get(self.family, self.family)
 
     @classmethod
     def from_spec(cls, spec: str | os.PathLike) -> CheckpointInfo:
