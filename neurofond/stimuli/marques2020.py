@@ -41,8 +41,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import Stimuli, _scalar
 from .geometry import ScreenGeometry
-from .gratings import Stimuli, _factorial, _scalar, render_gratings
+from .gratings import _factorial, render_gratings
 
 __all__ = [
     "CANVAS_DEG",
