@@ -68,6 +68,7 @@ from brainscore_core.supported_data_standards.brainio.assemblies import NeuroidA
 from brainscore_core.supported_data_standards.brainio.stimuli import StimulusSet
 from brainscore_vision.model_interface import BrainModel
 
+from .._checks import check_int, check_positive
 from ..fond.config import MODEL_NAMES
 from ..population import InSilicoPopulation, PresentationTransform
 from ..stimuli import ScreenGeometry, Stimuli
@@ -89,19 +90,6 @@ class UnsupportedRequest(ValueError, NotImplementedError):
     Both a ValueError and a NotImplementedError (what Brain-Score's own models
     raise for unsupported tasks).
     """
-
-
-def _positive(value: Any, name: str) -> float:
-    if (isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating))
-            or not math.isfinite(float(value)) or value <= 0):
-        raise ValueError(f"{name}: expected a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _int(value: Any, name: str, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def normalize_time_bins(time_bins: Any) -> list[tuple[float, float]]:
@@ -215,10 +203,10 @@ class IterativeVAEBrainModel(BrainModel):
                  batch_size: int = 1024, chunk_size: int = 256) -> None:
         if not isinstance(population, InSilicoPopulation):
             raise ValueError(f"population: expected an InSilicoPopulation, got {type(population)}")
-        self._visual_degrees = _positive(visual_degrees, "visual_degrees")
-        patch_size_deg = _positive(patch_size_deg, "patch_size_deg")
-        grid_deg = _positive(grid_deg, "grid_deg")
-        stride = patch_size_deg if stride_deg is None else _positive(stride_deg, "stride_deg")
+        self._visual_degrees = check_positive(visual_degrees, "visual_degrees")
+        patch_size_deg = check_positive(patch_size_deg, "patch_size_deg")
+        grid_deg = check_positive(grid_deg, "grid_deg")
+        stride = patch_size_deg if stride_deg is None else check_positive(stride_deg, "stride_deg")
         if grid_deg > self._visual_degrees:
             raise ValueError(f"grid_deg: the tiled region ({grid_deg:g} deg) is larger than the "
                              f"field of view visual_degrees={self._visual_degrees:g}")
@@ -230,12 +218,12 @@ class IterativeVAEBrainModel(BrainModel):
             raise ValueError(f"bin_statistic: expected one of {BIN_STATISTICS}, "
                              f"got {bin_statistic!r}")
         self.latency_ms = float(latency_ms)
-        self.blank_steps = _int(blank_steps, "blank_steps", 0)
+        self.blank_steps = check_int(blank_steps, "blank_steps", minimum=0)
         self.trials = trials
         self.bin_statistic = bin_statistic
-        self.seed = _int(seed, "seed", 0)
-        self.batch_size = _int(batch_size, "batch_size", 1)
-        self.chunk_size = _int(chunk_size, "chunk_size", 1)
+        self.seed = check_int(seed, "seed", minimum=0)
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
+        self.chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
         self.grid_deg = grid_deg
         self.stride_deg = stride
         n_side = max(1, int(math.floor((grid_deg - patch_size_deg) / stride + 1e-9)) + 1)
@@ -393,7 +381,7 @@ class IterativeVAEBrainModel(BrainModel):
         if self._region is None or self._time_bins is None:
             raise RuntimeError(f"look_at: {self.identifier} is not recording; call "
                                f"start_recording('V1', time_bins) first")
-        n_trials = _int(number_of_trials, "number_of_trials", 1)
+        n_trials = check_int(number_of_trials, "number_of_trials", minimum=1)
         separate = self.trials == "separate" or bool(require_variance)
         ids, paths, columns = _stimulus_table(stimuli)
         bins = self._time_bins
@@ -491,14 +479,20 @@ class IterativeVAEBrainModel(BrainModel):
             "latency_ms": self.latency_ms,
             "blank_steps": blank,
             "bin_statistic": self.bin_statistic,
-            "units": ("spikes/s" if self.bin_statistic == "rate" else
-                      "spikes per bin" if self.bin_statistic == "sum" else "spikes per step")
-            if self.population.model.is_poisson else "activation (Gaussian model, a.u.)",
+            "units": self._units(),
+            "sign_convention": self.population.model.response_convention.sign,
             "number_of_trials": n_trials,
             "trials": "separate" if separate else "average",
             "seed": self.seed,
             "transform": json.dumps(self.population.transform.to_dict(), sort_keys=True),
         }
+
+    def _units(self) -> str:
+        """Units of the assembly's values: the model's response per second, bin or step."""
+        per = {"rate": "/s", "sum": " per bin", "mean": " per step"}[self.bin_statistic]
+        if self.population.model.is_poisson:
+            return f"spikes{per}"
+        return f"activation{per} (a.u., not spikes; Gaussian model)"
 
     def settings(self) -> dict[str, Any]:
         """Constructor arguments that reproduce this model from the same population."""
