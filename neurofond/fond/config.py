@@ -20,11 +20,6 @@ MODEL_NAMES: dict[str, str] = {"poisson": "iP-VAE", "gaussian": "iG-VAE",
 DEFAULT_BETA: dict[str, float] = {"poisson": 24.0, "gaussian": 8.0, "gaussian_relu": 8.0}
 
 
-def _check_positive(name: str, value: float) -> None:
-    if not (isinstance(value, (int, float)) and value > 0):
-        raise ValueError(f"{name}: expected a positive number, got {value!r}")
-
-
 @dataclass
 class ModelConfig:
     """Architecture and inference settings of one iterative VAE.
@@ -80,10 +75,8 @@ class ModelConfig:
         if self.family not in FAMILIES:
             raise ValueError(f"family: expected one of {FAMILIES}, got {self.family!r}")
         for name in ("n_latents", "n_inputs", "t_train"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-        _check_positive("beta", self.beta)
+            setattr(self, name, check_int(getattr(self, name), name, minimum=1))
+        self.beta = check_positive(self.beta, "beta")
         if self.kl_variant not in ("exact", "reference"):
             raise ValueError(
                 f"kl_variant: expected 'exact' or 'reference', got {self.kl_variant!r}")
