@@ -37,7 +37,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from .._checks import check_int, check_random_state, check_torch_generator
+from .._checks import check_int, check_positive, check_random_state, check_torch_generator
 
 __all__ = [
     "GABOR_PARAMS",
@@ -113,10 +113,7 @@ def _model_ppd(source: Any, pixels_per_degree: float | None) -> float | None:
     from .population import InSilicoPopulation
 
     if pixels_per_degree is not None:
-        if not (isinstance(pixels_per_degree, (int, float)) and pixels_per_degree > 0):
-            raise ValueError(f"pixels_per_degree: expected a number > 0, got "
-                             f"{pixels_per_degree!r}")
-        return float(pixels_per_degree)
+        return check_positive(pixels_per_degree, "pixels_per_degree")
     if isinstance(source, InSilicoPopulation):
         return source.model_pixels_per_degree
     return None
@@ -649,8 +646,7 @@ def spike_triggered_average(population: Any, n_noise: int = 5000, steps: int = 2
     batch_size = check_int(batch_size, "batch_size", minimum=1)
     if space not in ("input", "luminance"):
         raise ValueError(f"space: expected 'input' or 'luminance', got {space!r}")
-    if not noise_std > 0:
-        raise ValueError(f"noise_std: expected a number > 0, got {noise_std!r}")
+    noise_std = check_positive(noise_std, "noise_std")
     if not 0 < contrast <= 1:
         raise ValueError(f"contrast: expected a contrast in (0, 1], got {contrast!r}")
     model, p = population.model, population.patch_size
