@@ -61,3 +61,35 @@ def test_main_job_writes_report_for_every_shipped_model(tmp_path):
     assert (tmp_path / "convergence.png").stat().st_size > 10_000
     for row in results["models"]:
         assert -1 <= row["r2_median"] <= 1 and 0 <= row["zeros"] <= 1
+
+
+def test_r2_map_decodes_the_response_at_the_posterior_mean():
+    """r2_map is the plug-in decode Phi a(E_q[z]) (IterativeVAE.response_at_mean): for
+    iGrelu-VAE g relu(mu), not the posterior-mean response g E[relu(z)]."""
+    import pytest
+
+    model = IterativeVAE(ModelConfig.for_family("gaussian_relu", n_latents=12, n_inputs=16),
+                         generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        model.phi.normal_(0, 0.3, generator=torch.Generator().manual_seed(1))
+        model.log_gain.fill_(0.3)
+    x = torch.randn(20, 16, generator=torch.Generator().manual_seed(2))
+    res = evaluate(model, x.numpy(), 6, batch_size=20, seed=4)
+    gen = torch.Generator().manual_seed(4)
+    ss_tot = ((x - x.mean(1, keepdim=True)) ** 2).sum(1)
+    with torch.no_grad():
+        state = model.initial_state(20, generator=gen)
+        for _ in range(6):
+            state, _ = model.step(state, x, generator=gen)
+        plug_in = torch.relu(state.u) * torch.exp(model.log_gain)
+        r2_plug = (1 - ((x - plug_in @ model.phi.T) ** 2).sum(1) / ss_tot).mean().item()
+        mean = model.mean_response(state)
+        r2_mean = (1 - ((x - mean @ model.phi.T) ** 2).sum(1) / ss_tot).mean().item()
+    assert res.summary["r2_map"] == pytest.approx(r2_plug, rel=1e-5, abs=1e-6)
+    assert abs(r2_plug - r2_mean) > 1e-4  # the two quantities really differ here
+    with pytest.raises(ValueError, match="n_steps"):
+        evaluate(model, x.numpy(), 0)
+    with pytest.raises(ValueError, match="seed"):
+        evaluate(model, x.numpy(), 2, seed=-1)
+    with pytest.raises(ValueError, match="batch_size"):
+        evaluate(model, x.numpy(), 2, batch_size=0)

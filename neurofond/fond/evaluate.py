@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .._checks import check_int, check_torch_generator
 from .metrics import convergence_index, distance_to_ideal, squared_error_parts
 from .model import IterativeVAE
 
@@ -45,8 +46,7 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
     ``ss_tot``, ``ss_res_map``, ``zeros``, ``du_norm``), the per-sample R^2 of
     every step (``r2_samples``, shape (n_steps, B)) and the final state.
     """
-    if n_steps < 1:
-        raise ValueError(f"n_steps: expected >= 1, got {n_steps!r}")
+    n_steps = check_int(n_steps, "n_steps", minimum=1)
     state = model.initial_state(x.shape[0], generator=generator)
     residual = x - model.decode(state.response)
     sums = {k: torch.zeros(n_steps, dtype=torch.float64) for k in
@@ -107,8 +107,11 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
                          f"got {tuple(x_all.shape)}")
     if not torch.isfinite(x_all).all():
         raise ValueError("patches: contains NaN or infinite values")
+    n_steps = check_int(n_steps, "n_steps", minimum=1)
+    batch_size = check_int(batch_size, "batch_size", minimum=1)
+    seed = check_int(seed, "seed", minimum=0, maximum=2**63 - 1)  # recorded in the summary
     model = model.to(device).eval()
-    generator = torch.Generator(device=device).manual_seed(seed)
+    generator = check_torch_generator(seed, device)
     totals: dict[str, torch.Tensor] = {}
     per_sample: list[torch.Tensor] = []
     batches = range(0, x_all.shape[0], batch_size)
