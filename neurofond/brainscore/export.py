@@ -31,9 +31,11 @@ from __future__ import annotations
 import importlib.metadata
 import json
 import keyword
+import os
 import pprint
 import re
 import shutil
+import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -253,10 +255,17 @@ def export_plugin(checkpoint: str | Path, out: str | Path, *, identifier: str | 
     pin : bool
         Pin ``==`` the installed versions of neurofond and :data:`PINNED_PACKAGES`.
     overwrite : bool
-        Replace an existing non-empty folder.
+        Replace an existing non-empty folder. The settings are checked first
+        and the plugin is built in a temporary folder beside ``out``, then
+        swapped in by renames, so a failed export leaves ``out`` as it was.
+        Files in ``out`` that the export did not write are kept (carried into
+        the new folder); a folder holding plugin file names (``model.py``, ...)
+        not written by a neurofond export is refused even with ``overwrite``.
     validate : bool
-        Build the model once from the written files when brainscore_vision is
-        installed (checks the settings).
+        Load the copied checkpoint from the new folder before the swap. (The
+        settings are always checked before anything is written: by building
+        the BrainModel when brainscore_vision is installed, else the
+        population settings.)
     **settings
         Model settings (:class:`~neurofond.brainscore.IterativeVAEBrainModel`
         arguments: ``visual_degrees``, ``patch_size_deg``, ``grid_deg``,
@@ -277,7 +286,8 @@ def export_plugin(checkpoint: str | Path, out: str | Path, *, identifier: str | 
     FileNotFoundError
         Missing checkpoint.
     FileExistsError
-        ``out`` exists, is not empty and ``overwrite`` is False.
+        ``out`` exists, is not empty and ``overwrite`` is False; or it holds
+        plugin file names that a neurofond export did not write.
     """
     from ..fond.checkpoint import load_checkpoint, read_metadata
 
@@ -302,43 +312,163 @@ def export_plugin(checkpoint: str | Path, out: str | Path, *, identifier: str | 
                          f"{sorted(DEFAULT_SETTINGS) + ['transform', 'transform_gain']}")
     full = {**DEFAULT_SETTINGS, **settings}
     full.setdefault("transform", "linear")
-    model, prep, _ = load_checkpoint(src)
+    model, prep, summary = load_checkpoint(src)
     if full["transform"] == "linear" and full.get("transform_gain") is None:
         from ..population import calibrate_gain
 
         full["transform_gain"] = float(calibrate_gain(prep))
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            raise FileExistsError(f"out: {out} exists and is not empty; pass overwrite=True "
-                                  f"(--overwrite) to replace it")
-        shutil.rmtree(out)
-    out.mkdir(parents=True, exist_ok=True)
+    _check_settings(src, model, prep, identifier, full)  # before anything is written
+    keep = _files_to_keep(out, src.name, overwrite)
     filename = src.name
-    shutil.copyfile(src, out / filename)
     n_params = sum(int(p.numel()) for p in model.parameters())
-    size_mb = (out / filename).stat().st_size / 1e6
-    (out / "__init__.py").write_text(_init_py(identifier))
-    (out / "model.py").write_text(_model_py(identifier, filename, full, _BIBTEX))
-    (out / "test.py").write_text(_test_py(identifier))
-    (out / "requirements.txt").write_text(_requirements(neurofond_requirement, pin))
-    (out / "metadata.yaml").write_text(_metadata(identifier, meta, n_params, size_mb, full))
-    if validate:
-        _validate(out, identifier, full)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{name}.export-"))
+    try:
+        shutil.copyfile(src, tmp / filename)
+        size_mb = (tmp / filename).stat().st_size / 1e6
+        (tmp / "__init__.py").write_text(_init_py(identifier))
+        (tmp / "model.py").write_text(_model_py(identifier, filename, full, _BIBTEX))
+        (tmp / "test.py").write_text(_test_py(identifier))
+        (tmp / "requirements.txt").write_text(_requirements(neurofond_requirement, pin))
+        (tmp / "metadata.yaml").write_text(_metadata(identifier, meta, n_params, size_mb, full))
+        if validate:
+            try:
+                load_checkpoint(tmp / filename)
+            except ValueError as exc:
+                raise ValueError(f"out: the copied checkpoint does not load: {exc}") from exc
+        for entry in keep:  # files in `out` this export did not write: carried over unchanged
+            _link_or_copy(out / entry, tmp / entry)
+        os.chmod(tmp, 0o777 & ~_umask())
+        _swap(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out
 
 
-def _validate(out: Path, identifier: str, settings: dict[str, Any]) -> None:
+#: Names an export writes (besides the checkpoint, named in model.py); with ``__pycache__``
+#: (created when the plugin is imported) the names an earlier export owns.
+_PLUGIN_FILES = ("__init__.py", "model.py", "test.py", "requirements.txt", "metadata.yaml")
+_MODEL_PY_MARKER = "exported by neurofond."
+_CHECKPOINT_LINE = re.compile(r"^CHECKPOINT = Path\(__file__\)\.resolve\(\)\.parent / "
+                              r"'([^'/\\]+\.safetensors)'$", re.MULTILINE)
+
+
+def _earlier_export(out: Path) -> set[str]:
+    """Names in ``out`` written by an earlier neurofond export (empty if it is not one)."""
+    model_py = out / "model.py"
+    try:
+        text = model_py.read_text()
+    except (OSError, UnicodeDecodeError):
+        return set()
+    if _MODEL_PY_MARKER not in text.split("\n", 2)[0]:
+        return set()
+    owned = {*_PLUGIN_FILES, "__pycache__"}
+    match = _CHECKPOINT_LINE.search(text)
+    if match:
+        owned.add(match.group(1))
+    return owned
+
+
+def _files_to_keep(out: Path, filename: str, overwrite: bool) -> list[str]:
+    """Entries of an existing ``out`` to carry into the new plugin folder.
+
+    Refuses (FileExistsError) a non-empty ``out`` without ``overwrite``, and, even with it,
+    a folder whose files the export would replace but did not write.
+    """
+    if not out.exists():
+        return []
+    if not out.is_dir():
+        raise FileExistsError(f"out: {out} exists and is not a folder")
+    entries = sorted(p.name for p in out.iterdir())
+    if not entries:
+        return []
+    if not overwrite:
+        raise FileExistsError(f"out: {out} exists and is not empty; pass overwrite=True "
+                              f"(--overwrite) to replace it")
+    owned = _earlier_export(out)
+    clash = sorted(set(entries) & {*_PLUGIN_FILES, filename} - owned)
+    if clash:
+        raise FileExistsError(
+            f"out: {out} holds {clash}, which the export would replace but did not write "
+            f"(no neurofond-exported model.py there); nothing was changed. Choose another "
+            f"folder or move them")
+    return [e for e in entries if e not in owned and e not in {*_PLUGIN_FILES, filename}]
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _link_or_copy(src: Path, dst: Path) -> None:
+    """Hard-link (else copy) a file or folder tree; the original stays until the swap."""
+    def one(a: str, b: str) -> None:
+        try:
+            os.link(a, b)
+        except OSError:
+            shutil.copy2(a, b)
+
+    if src.is_dir() and not src.is_symlink():
+        shutil.copytree(src, dst, symlinks=True, copy_function=one)
+    elif src.is_symlink():
+        os.symlink(os.readlink(src), dst)
+    else:
+        one(str(src), str(dst))
+
+
+def _swap(tmp: Path, out: Path) -> None:
+    """Put the finished folder ``tmp`` at ``out``: one rename when ``out`` is absent or empty;
+    else rename ``out`` aside, rename ``tmp`` in (restoring ``out`` if that fails), then
+    delete the old folder. A kill between the two renames leaves the old folder complete
+    beside ``out`` as ``.<name>.replaced-*``."""
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.replaced-"))
+    old.rmdir()
+    os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _check_settings(src: Path, model: Any, prep: Any, identifier: str,
+                    settings: dict[str, Any]) -> None:
+    """Build the model with ``settings`` before writing anything (ValueError if it cannot).
+
+    With brainscore_vision installed the whole BrainModel is built; without it the
+    population settings (``ms_per_step``, ``patch_size_deg``, presentation transform)
+    are checked.
+    """
     try:
         from . import require_brainscore
 
         require_brainscore()
+        have_brainscore = True
     except ImportError:
-        return
-    from .model import IterativeVAEBrainModel
-
-    files = list(out.glob("*.safetensors"))
+        have_brainscore = False
     try:
-        IterativeVAEBrainModel.from_checkpoint(files[0], identifier=identifier, **settings)
+        if have_brainscore:
+            from .model import IterativeVAEBrainModel
+
+            IterativeVAEBrainModel.from_checkpoint(src, identifier=identifier, **settings)
+        else:
+            from ..population import InSilicoPopulation, PresentationTransform
+
+            transform: Any = settings["transform"]
+            if settings.get("transform_gain") is not None:
+                if transform != "linear":
+                    raise ValueError("transform_gain: only used with transform='linear'")
+                transform = PresentationTransform(prep, "linear",
+                                                  gain=settings["transform_gain"])
+            InSilicoPopulation(model, prep, ms_per_step=settings["ms_per_step"],
+                               patch_size_deg=settings["patch_size_deg"], transform=transform)
     except (TypeError, ValueError) as exc:
-        shutil.rmtree(out, ignore_errors=True)
         raise ValueError(f"settings: the exported model cannot be built: {exc}") from exc
