@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from .._checks import check_int, check_random_state
 from ..stimuli.images import rgb_to_luminance
 
 __all__ = [
@@ -303,15 +304,15 @@ def extract_patches(images: Sequence[np.ndarray], patch_size: int, n_patches: in
     ValueError
         Images smaller than a patch, or too few patches pass ``min_std``.
     """
-    rng = np.random.default_rng(seed)
+    rng = check_random_state(seed)
+    patch_size = check_int(patch_size, "patch_size", minimum=1)
+    n_patches = check_int(n_patches, "n_patches", minimum=1)
     valid = []
     for i, img in enumerate(images):
         if img.shape[0] < patch_size or img.shape[1] < patch_size:
             raise ValueError(
                 f"images[{i}]: shape {img.shape} is smaller than patch_size={patch_size}")
         valid.append((img.shape[0] - patch_size + 1) * (img.shape[1] - patch_size + 1))
-    if n_patches < 1:
-        raise ValueError(f"n_patches: expected >= 1, got {n_patches!r}")
     weights = np.asarray(valid, dtype=float) / sum(valid)
     windows = [np.lib.stride_tricks.sliding_window_view(img, (patch_size, patch_size))
                for img in images]
