@@ -6,6 +6,12 @@
   contrast-preserving, or "training", the training pipeline).
 - :mod:`~neurofond.population.receptive_fields`: dictionary RFs, spike-triggered
   averages, RF summaries (position, orientation, SF), Gabor fits.
+
+Inside, a presentation is split along its concerns: :mod:`.timing` (the trial
+schedule: blank, frames, recorded steps), :mod:`.tiling` (tile positions,
+resampling, patches), :mod:`.readout` (per-family outputs, units and sign
+conventions) and :mod:`.population` (the population and its loop);
+:mod:`.windowed` presents with one bin per response window.
 """
 
 from .. import _torch_env  # noqa: F401  (process settings before torch loads)
