@@ -205,8 +205,11 @@ def test_resume_with_other_training_data_is_refused(tmp_path, patches):
 def test_extending_max_steps_on_resume_is_recorded_at_the_step(tmp_path, patches):
     first = _run(tmp_path, patches)
     _, tcfg = _cfgs(steps=40)
-    with pytest.warns(UserWarning, match="max_steps changed at step 20"):
+    with pytest.warns(UserWarning) as caught:
         longer = _run(tmp_path, patches, tcfg, resume=True)
+    messages = [str(w.message) for w in caught]
+    assert any("max_steps changed at step 20: 20 -> 40" in m for m in messages), messages
+    assert any("total_steps changed at step 20" in m for m in messages), messages
     assert not longer.already_finished and longer.history[-1]["step"] == 40
     _, _, summary = load_checkpoint(tmp_path / "r.safetensors")
     assert summary["steps"] == 40 and summary["train_config"]["max_steps"] == 40
