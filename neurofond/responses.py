@@ -14,7 +14,8 @@ every analysis runs on both without knowing where the spikes came from.
   0-100 ms); ``time_start_ms`` / ``time_end_ms`` hold the bin edges and, for model spikes,
   ``step`` the model step index;
 - attrs: ``bin_ms`` (bin width in ms), ``ms_per_step`` (model only), ``source``,
-  ``units`` ("spikes per bin").
+  ``units`` ("spikes per bin" for spikes; the activation's units for the Gaussian models,
+  which have no spikes) and ``signed = 1`` for signed activations (iG-VAE).
 
 Missing trials (unequal repetition counts in recordings) are NaN; counts are
 otherwise non-negative. Use :func:`make_responses` to build one and
@@ -43,6 +44,9 @@ import xarray as xr
 
 DIMS: tuple[str, str, str, str] = ("trial", "stimulus", "neuron", "time")
 
+#: ``attrs["units"]`` of spike counts.
+COUNT_UNITS = "spikes per bin"
+
 
 def make_responses(
     counts: np.ndarray,
@@ -54,8 +58,10 @@ def make_responses(
     source: str = "unknown",
     attrs: Mapping[str, Any] | None = None,
     allow_nan: bool = False,
+    units: str = "spikes per bin",
+    signed: bool = False,
 ) -> xr.DataArray:
-    """Build a validated ``Responses`` array from a count array.
+    """Build a validated ``Responses`` array from a count (or activation) array.
 
     Parameters
     ----------
@@ -76,6 +82,14 @@ def make_responses(
         Extra provenance stored in ``.attrs``.
     allow_nan : bool
         Allow NaN entries (padding for missing trials).
+    units : str
+        What one value is: ``"spikes per bin"`` (default; spike counts) or, for models
+        without spikes (iG-VAE, iGrelu-VAE), the activation's units (e.g. ``"a.u. per
+        step"``). Stored in ``attrs["units"]``.
+    signed : bool
+        The values are signed activations (iG-VAE), not counts: negative values are
+        allowed and ``attrs["signed"] = 1`` records it (every other check still applies).
+        Only valid with ``units`` other than spike counts.
 
     Returns
     -------
@@ -99,7 +113,14 @@ def make_responses(
     n_trial, n_stim, n_neuron, n_time = counts.shape
     if n_trial == 0:
         raise ValueError("counts: zero trials; expected at least one trial")
-    _check_counts(counts, allow_nan=allow_nan, name="counts")
+    if not isinstance(units, str) or not units:
+        raise ValueError(f"units: expected a non-empty string, got {units!r}")
+    if signed and units == COUNT_UNITS:
+        raise ValueError(
+            "signed: spike counts cannot be negative; pass the activation's units "
+            "(e.g. units='a.u. per step') with signed=True"
+        )
+    _check_counts(counts, allow_nan=allow_nan, name="counts", signed=bool(signed))
 
     if np.ndim(time_start_ms) == 0:
         starts = float(time_start_ms) + bin_ms * np.arange(n_time)
@@ -133,12 +154,22 @@ def make_responses(
                 f"neuron_coords[{name!r}]: expected length {n_neuron}, got shape {values.shape}"
             )
         coords[name] = ("neuron", values)
-    all_attrs = {"bin_ms": float(bin_ms), "source": source, "units": "spikes per bin"}
-    all_attrs.update(attrs or {})
+    all_attrs: dict[str, Any] = {"bin_ms": float(bin_ms), "source": source, "units": units}
+    if signed:
+        all_attrs["signed"] = 1
+    extra = dict(attrs or {})
+    for key in ("units", "signed"):
+        if key in extra and extra[key] != all_attrs.get(key):
+            raise ValueError(
+                f"attrs[{key!r}]: {extra[key]!r} contradicts the {key} argument "
+                f"({all_attrs.get(key)!r}); pass it as the argument"
+            )
+    all_attrs.update(extra)
     return xr.DataArray(counts, dims=DIMS, coords=coords, attrs=all_attrs, name="spike_counts")
 
 
-def _check_counts(values: np.ndarray, *, allow_nan: bool, name: str) -> None:
+def _check_counts(values: np.ndarray, *, allow_nan: bool, name: str,
+                  signed: bool = False) -> None:
     if values.dtype.kind not in "biuf":
         raise ValueError(f"{name}: expected numeric spike counts, got dtype {values.dtype}")
     if values.dtype.kind == "f":
@@ -147,9 +178,9 @@ def _check_counts(values: np.ndarray, *, allow_nan: bool, name: str) -> None:
             raise ValueError(f"{name}: contains NaN; pass allow_nan=True for padded trials")
         if np.isinf(values).any():
             raise ValueError(f"{name}: contains infinite values")
-        if (values[~nan] < 0).any():
+        if not signed and (values[~nan] < 0).any():
             raise ValueError(f"{name}: contains negative spike counts")
-    elif values.dtype.kind == "i" and (values < 0).any():
+    elif values.dtype.kind == "i" and not signed and (values < 0).any():
         raise ValueError(f"{name}: contains negative spike counts")
 
 
@@ -180,8 +211,19 @@ def validate_responses(responses: xr.DataArray, *, name: str = "responses") -> x
                 f"{name}: lacks the {coord!r} coordinate on 'time'; build Responses with "
                 "neurofond.responses.make_responses"
             )
-    _check_counts(np.asarray(responses.values), allow_nan=True, name=name)
+    _check_counts(np.asarray(responses.values), allow_nan=True, name=name,
+                  signed=is_signed(responses))
     return responses
+
+
+def is_signed(responses: xr.DataArray) -> bool:
+    """Whether ``responses`` holds signed activations (iG-VAE) rather than counts."""
+    return bool(responses.attrs.get("signed", 0))
+
+
+def holds_spike_counts(responses: xr.DataArray) -> bool:
+    """Whether ``responses`` holds spike counts (``attrs["units"]`` is spikes per bin)."""
+    return responses.attrs.get("units", COUNT_UNITS) == COUNT_UNITS
 
 
 def time_edges_ms(responses: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:

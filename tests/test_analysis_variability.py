@@ -151,3 +151,17 @@ def test_mean_matched_fano_errors():
         mean_matched_fano(r, 50.0, 50.0, min_trials=1)
     with pytest.raises(ValueError, match="step_ms"):
         mean_matched_fano(r, 50.0, 15.0)
+
+
+def test_fano_factor_warns_on_activations_not_counts():
+    import warnings
+
+    rng = np.random.default_rng(1)
+    acts = rng.normal(size=(10, 2, 3, 5))
+    resp = make_responses(acts, bin_ms=10, units="a.u. per step", signed=True)
+    with pytest.warns(UserWarning, match="not spike counts"):
+        fano_factor(resp)
+    counts = make_responses(rng.poisson(3.0, size=(10, 2, 3, 5)), bin_ms=10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fano_factor(counts)

@@ -188,3 +188,24 @@ def test_cli_parser_builds_without_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def test_signed_activations_are_built_and_validated_through_make_responses():
+    from neurofond.responses import holds_spike_counts, is_signed
+
+    acts = np.array([-1.5, 0.0, 2.0, -0.25]).reshape(1, 1, 1, 4)
+    resp = make_responses(acts, bin_ms=10, units="a.u. per step", signed=True)
+    assert is_signed(resp) and not holds_spike_counts(resp)
+    assert resp.attrs["units"] == "a.u. per step"
+    validate_responses(resp)
+    with pytest.raises(ValueError, match="negative spike counts"):
+        make_responses(acts, bin_ms=10)
+    with pytest.raises(ValueError, match="signed: spike counts cannot be negative"):
+        make_responses(acts, bin_ms=10, signed=True)
+    with pytest.raises(ValueError, match=r"attrs\['units'\].*contradicts"):
+        make_responses(np.ones((1, 1, 1, 1)), bin_ms=10, attrs={"units": "Hz"})
+    # a counts array relabelled as signed later is still checked as counts when unsigned
+    unsigned = resp.copy()
+    del unsigned.attrs["signed"]
+    with pytest.raises(ValueError, match="negative spike counts"):
+        validate_responses(unsigned)

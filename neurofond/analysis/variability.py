@@ -24,6 +24,7 @@ from neurofond.analysis._base import (
     _time_edges,
     _window_bins,
 )
+from neurofond.responses import holds_spike_counts
 
 __all__ = ["fano_factor", "fano_factor_over_time", "mean_matched_fano"]
 
@@ -71,6 +72,17 @@ def _stim_neuron_coords(responses: xr.DataArray) -> dict[str, Any]:
     coords.update(_coords_on(responses, "stimulus"))
     coords.update(_coords_on(responses, "neuron"))
     return coords
+
+
+def _warn_if_not_counts(responses: xr.DataArray) -> None:
+    """Fano factors are defined on spike counts; warn on activations (Gaussian models)."""
+    if not holds_spike_counts(responses):
+        warnings.warn(
+            f"responses hold {responses.attrs.get('units')!r}, not spike counts: a Fano factor "
+            "of activations depends on their arbitrary scale and is not comparable with "
+            "recorded spike counts",
+            UserWarning, stacklevel=3,
+        )
 
 
 def fano_factor(
@@ -132,6 +144,7 @@ def fano_factor(
     0.25
     """
     _check_responses(responses)
+    _warn_if_not_counts(responses)
     ddof, min_trials = _check_ddof(ddof, min_trials)
     idx = _window_bins(responses, window_ms)
     counts = _select_time(np.asarray(responses.values), idx).sum(axis=-1, dtype=np.float64)
@@ -259,6 +272,7 @@ def fano_factor_over_time(
     16
     """
     _check_responses(responses)
+    _warn_if_not_counts(responses)
     ddof, min_trials = _check_ddof(ddof, min_trials)
     mean, var, n, t0, t1 = _windowed_stats(responses, window_ms, step_ms, span_ms, ddof)
     ff = _fano(mean, var, n, min_trials)
@@ -372,6 +386,7 @@ def mean_matched_fano(
     True
     """
     _check_responses(responses)
+    _warn_if_not_counts(responses)
     ddof, min_trials = _check_ddof(ddof, min_trials)
     if min_trials < 2:
         raise ValueError(f"min_trials: mean-matching needs >= 2 trials, got {min_trials}")

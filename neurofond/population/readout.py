@@ -23,7 +23,7 @@ import numpy as np
 import xarray as xr
 
 from ..fond.model import IterativeVAE
-from ..responses import make_responses
+from ..responses import COUNT_UNITS, make_responses
 
 __all__ = ["build_responses", "family_attrs", "rates_dataset", "record_dtype", "widen_dtype"]
 
@@ -45,7 +45,7 @@ def family_attrs(model: IterativeVAE) -> dict[str, Any]:
     """``units``, ``sign_convention`` and ``response_kind`` attrs of the sampled responses."""
     conv = model.response_convention
     return {
-        "units": "spikes per bin" if conv.spikes else conv.response_units,
+        "units": COUNT_UNITS if conv.spikes else conv.response_units,
         "sign_convention": conv.sign,
         "response_kind": "spike counts" if conv.spikes else "activations (not spikes)",
     }
@@ -54,18 +54,15 @@ def family_attrs(model: IterativeVAE) -> dict[str, Any]:
 def build_responses(values: np.ndarray, model: IterativeVAE, **kwargs: Any) -> xr.DataArray:
     """A ``Responses`` array of recorded values with the family's units and sign in attrs.
 
-    ``kwargs`` go to :func:`neurofond.responses.make_responses`. Spike counts and
-    non-negative activations (iGrelu-VAE) are validated by it as they are. iG-VAE
-    activations are signed, which ``make_responses`` refuses (it checks counts), so their
-    labelled frame is built on zeros of the same shape (every coordinate and attr checked)
-    and the values are swapped in; ``attrs["sign_convention"]`` says what a negative
-    value means.
+    ``kwargs`` go to :func:`neurofond.responses.make_responses`, which validates spike
+    counts, non-negative activations (iGrelu-VAE) and signed activations (iG-VAE,
+    ``signed=True``) alike; ``attrs["sign_convention"]`` says what a negative value means.
     """
-    attrs = {**kwargs.pop("attrs", {}), **family_attrs(model)}
-    if not model.response_convention.signed:
-        return make_responses(values, attrs=attrs, **kwargs)
-    frame = make_responses(np.broadcast_to(np.uint8(0), values.shape), attrs=attrs, **kwargs)
-    return frame.copy(data=values)
+    fam = family_attrs(model)
+    attrs = {**kwargs.pop("attrs", {}), **fam}
+    units = attrs.pop("units")
+    return make_responses(values, attrs=attrs, units=units,
+                          signed=model.response_convention.signed, **kwargs)
 
 
 def rates_dataset(responses: xr.DataArray, rates: np.ndarray,

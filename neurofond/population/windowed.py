@@ -102,7 +102,7 @@ def window_responses(pop, stim, *, n_trials: int, blank_steps: int, stimulus_ste
     resp = make_responses(sums[..., None], bin_ms=(w1 - w0) * ms,
                           stimulus_coords=stim.coords(), neuron_coords=coords,
                           time_start_ms=w0 * ms, source=f"model:{pop.name}",
-                          attrs={"measure": measure, "ms_per_step": ms,
-                                 "units": ("expected spikes per window" if measure == "rates"
-                                           else "spikes per window")})
+                          attrs={"measure": measure, "ms_per_step": ms},
+                          units=("expected spikes per bin (one bin = the window)"
+                                 if measure == "rates" else "spikes per bin"))
     return resp, base
