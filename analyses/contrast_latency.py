@@ -21,7 +21,7 @@ et al. 2002, J Neurophysiol 88:888-913):
    dynamics, not the grating's phase at onset), at ``contrasts`` (default 7 log-spaced
    from 0.03 to 0.25, see below), temporal frequency 2 Hz, for one cycle (500 ms), after
    a 300 ms mean-gray blank period (baseline). Time: 5 ms per model step, 5 steps per
-   frame (40 Hz), as in ``stimuli/contrast_latency.toml``. Trials (default 50, ``--full``
+   frame (40 Hz), as in the ``contrast_latency`` protocol. Trials (default 50, ``--full``
    200) differ only by the Poisson spike sampling.
 3. Per neuron and contrast, the trial-averaged PSTH (Gaussian smoothing ``smooth_ms``):
    onset latency = first time the PSTH exceeds the baseline mean + ``k`` baseline SD for

@@ -11,18 +11,9 @@ was trained on (:func:`condition_splits`, :class:`ConditionSplitter`).
 
 This module is the driver; its pieces live in their own modules and are re-exported here:
 splits in :mod:`neurofond.analysis.splits`, scores in :mod:`neurofond.analysis.scores`, and
-three estimators in :mod:`neurofond.analysis.estimators` with a scikit-learn interface
-(``fit`` / ``predict`` / ``score``, ``get_params`` / ``set_params``, usable with
-:func:`sklearn.base.clone`):
-
-- :class:`RidgePredictor`: ridge regression in closed form from one eigen-decomposition
-  per fit, the penalty chosen by nested K-fold cross-validation over conditions;
-- :class:`PLSPredictor`: partial least squares regression with Brain-Score's settings
-  (25 components, ``scale=False``, NIPALS with ``max_iter=500``, ``tol=1e-6`` as
-  :class:`sklearn.cross_decomposition.PLSRegression`), computed on the feature-target
-  cross-covariance instead of the data matrices (same iterates, much faster);
-- :class:`PoissonGLMPredictor`: Poisson GLM with log link (statsmodels) for single-trial
-  spike counts.
+three estimators in :mod:`neurofond.analysis.estimators`
+(:class:`RidgePredictor`, :class:`PLSPredictor` with Brain-Score's settings,
+:class:`PoissonGLMPredictor`; scikit-learn interface, described there).
 
 :func:`cross_validated_predictivity` runs the outer cross-validation and returns Pearson r
 and explained variance per neuron and split with the Brain-Score aggregate (median over
