@@ -32,7 +32,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch is imported
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from neurofond.fond.checkpoint import write_json_atomic  # noqa: E402
+from neurofond._files import atomic_write_json  # noqa: E402
 
 
 def _rss_mb() -> float:
@@ -128,7 +128,7 @@ def main() -> int:
     }
     name = "bench_brainscore_quick.json" if args.quick else "bench_brainscore.json"
     path = Path(args.out) / name
-    write_json_atomic(path, result)
+    atomic_write_json(path, result)
     print(json.dumps(result, indent=2))
     print(f"wrote {path}")
     return 0

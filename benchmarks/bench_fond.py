@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from neurofond.fond.checkpoint import write_json_atomic  # noqa: E402
+from neurofond._files import atomic_write_json  # noqa: E402
 
 B, K, D = 1000, 512, 256
 
@@ -205,7 +205,7 @@ def main() -> int:
         "training": training,
     }
     path = Path(args.out) / ("bench_fond_quick.json" if args.quick else "bench_fond.json")
-    write_json_atomic(path, result)
+    atomic_write_json(path, result)
     print(json.dumps(result, indent=2))
     return 0
 

@@ -33,7 +33,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from neurofond.fond.checkpoint import write_json_atomic  # noqa: E402
+from neurofond._files import atomic_write_json  # noqa: E402
 
 
 def _rss_mb() -> float:
@@ -144,7 +144,7 @@ def main() -> int:
         result["gabor_considered"] = frac.n_considered
     name = "bench_population_quick.json" if args.quick else "bench_population.json"
     path = Path(args.out) / name
-    write_json_atomic(path, result)
+    atomic_write_json(path, result)
     print(json.dumps(result, indent=2))
     print(f"wrote {path}")
     return 0

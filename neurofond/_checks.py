@@ -17,6 +17,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = [
+    "SEED_MAX",
     "check_finite_array",
     "check_int",
     "check_nonnegative",
@@ -26,7 +27,7 @@ __all__ = [
     "check_torch_generator",
 ]
 
-_SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed accepts at most a signed 64-bit value
+SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed accepts at most a signed 64-bit value
 
 
 def _is_int(value: Any) -> bool:
@@ -119,7 +120,7 @@ def check_seed(seed: Any, name: str = "seed") -> int | None:
     """
     if seed is None:
         return None
-    if not _is_int(seed) or not 0 <= seed <= _SEED_MAX:
+    if not _is_int(seed) or not 0 <= seed <= SEED_MAX:
         raise ValueError(
             f"{name}: expected None or an integer in [0, 2**63 - 1], got {seed!r}"
         )

@@ -43,8 +43,8 @@ def main() -> int:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from neurofond._files import atomic_write_json
     from neurofond.fond import evaluate, load_checkpoint
-    from neurofond.fond.checkpoint import write_json_atomic
 
     args.out.mkdir(parents=True, exist_ok=True)
     heldout_images = list(np.load(args.data)[[int(i) for i in args.validation_images]])
@@ -77,7 +77,7 @@ def main() -> int:
         print(f"beta {beta:g}: t=16 R^2 {r['r2_t16']:.3f} zeros {r['zeros_t16']:.3f} | "
               f"T={args.steps} R^2 {r['r2']:.3f} (median {r['r2_median']:.3f}) "
               f"zeros {r['zeros']:.3f} runaway {r['runaway_fraction']:.4f}", flush=True)
-    write_json_atomic(args.out / "beta_sweep.json", {"rows": rows, "settings": vars(args) | {
+    atomic_write_json(args.out / "beta_sweep.json", {"rows": rows, "settings": vars(args) | {
         "runs": str(args.runs), "out": str(args.out)}})
     tmp = args.out / "beta_sweep.csv.tmp"
     with tmp.open("w", newline="") as fh:

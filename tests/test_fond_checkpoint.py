@@ -107,7 +107,6 @@ def test_files_are_written_atomically_as_strict_json(tmp_path):
     from neurofond import _files
     from neurofond.fond import checkpoint
 
-    assert checkpoint.write_json_atomic is _files.atomic_write_json
     assert checkpoint.save_safetensors_atomic is _files.save_safetensors_atomic
     summary = {"r2": np.float32(0.5), "steps": np.int64(3), "bad": float("nan"),
                "trace": np.array([1.0, 2.0])}

@@ -21,16 +21,10 @@ from .config import ModelConfig
 from .data import Preprocessing
 from .model import IterativeVAE
 
-__all__ = ["CheckpointError", "load_checkpoint", "read_metadata", "save_checkpoint",
-           "save_safetensors_atomic", "write_json_atomic"]
+__all__ = ["CheckpointError", "load_checkpoint", "read_metadata", "save_checkpoint"]
 
 FORMAT_NAME = "fond-checkpoint"
 FORMAT_VERSION = "1"
-
-#: Atomic JSON write (:func:`neurofond._files.atomic_write_json`); kept under this name
-#: because the trainer, the report and the scripts import it from here.
-write_json_atomic = atomic_write_json
-
 
 class CheckpointError(ValueError):
     """A file is not a readable neurofond checkpoint."""
@@ -64,7 +58,7 @@ def save_checkpoint(model: IterativeVAE, path: str | Path, *, preprocessing: Pre
     sidecar = {k: json.loads(v) if k in ("model_config", "preprocessing", "summary") else v
                for k, v in metadata.items()}
     sidecar["log"] = log or []
-    write_json_atomic(path.with_suffix(".json"), sidecar)
+    atomic_write_json(path.with_suffix(".json"), sidecar)
     return path
 
 

@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._checks import check_int, check_nonnegative, check_positive
+from .._checks import SEED_MAX, check_int, check_nonnegative, check_positive
 
 FAMILIES: tuple[str, ...] = ("poisson", "gaussian", "gaussian_relu")
 MODEL_NAMES: dict[str, str] = {"poisson": "iP-VAE", "gaussian": "iG-VAE",
@@ -162,7 +162,7 @@ class TrainConfig:
         if self.max_steps is not None:
             self.max_steps = check_int(self.max_steps, "max_steps", minimum=1)
         # the loop seeds three generators with seed, seed + 1 and seed + 2
-        self.seed = check_int(self.seed, "seed", minimum=0, maximum=_SEED_MAX - 2)
+        self.seed = check_int(self.seed, "seed", minimum=0, maximum=SEED_MAX - 2)
         for name in ("lr", "lr_min", "adam_eps", "grad_clip", "temp_start", "temp_stop"):
             setattr(self, name, check_positive(getattr(self, name), name))
         for name in ("weight_decay", "kl_beta_min"):
@@ -194,7 +194,6 @@ class TrainConfig:
         return cls(**_known_fields(cls, data, "train config"))
 
 
-_SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed accepts at most a signed 64-bit value
 
 
 def _is_real(value: Any) -> bool:

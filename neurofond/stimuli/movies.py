@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from .base import Stimuli, _positive_int, _scalar
 from .geometry import ScreenGeometry
-from .gratings import Stimuli, _positive_int, _scalar
 from .images import rgb_to_luminance
 
 __all__ = [
