@@ -121,16 +121,47 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _card_line(card: dict | None) -> str:
+    """One-line summary of a model card (Gabor fraction, held-out evaluation)."""
+    if not card:
+        return "  (no model card)"
+    parts = []
+    frac = card.get("dictionary", {}).get("gabor_fraction")
+    if frac is not None:
+        parts.append(f"Gabor-like {100 * frac:.1f}%")
+    for key, label in (("heldout_photos", "photos"), ("olshausen_8_9", "Olshausen 8-9")):
+        ev = card.get("evaluation", {}).get(key)
+        if ev:
+            parts.append(f"{label}: R^2 {ev['r2']:.3f} zeros {ev['zeros']:.3f} "
+                         f"dist {ev['distance']:.3f} drift {ev['drift']:+.3f} "
+                         f"sparsif. {ev['sparsification']:+.3f}")
+    tr = card.get("training", {})
+    if tr.get("optimiser_steps") is not None:
+        wall = tr.get("wall_seconds")
+        parts.append(f"{tr['optimiser_steps']} steps"
+                     + (f", {wall / 60:.0f} min" if wall else "")
+                     + (f", seed {tr['seed']}" if tr.get("seed") is not None else ""))
+    return "  " + "; ".join(parts)
+
+
 def _cmd_pretrained(args: argparse.Namespace) -> int:
     from .pretrained import list_pretrained
 
     rows = list_pretrained()
+    if args.card:
+        match = [r for r in rows if r["name"] == args.card]
+        if not match:
+            raise ValueError(f"--card: unknown pretrained model {args.card!r}; available: "
+                             f"{[r['name'] for r in rows]}")
+        print(json.dumps(match[0]["card"], indent=2))
+        return 0
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
     for row in rows:
         print(f"{row['name']:<28} {row['model']:<11} K={row['n_latents']:<4} "
               f"beta={row['beta']:<5} {row['description']}")
+        print(_card_line(row["card"]))
     return 0
 
 
@@ -193,8 +224,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=_cmd_evaluate)
 
-    p = sub.add_parser("pretrained", help="list shipped pretrained models")
+    p = sub.add_parser("pretrained", help="list shipped pretrained models and their cards")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--card", metavar="NAME", help="print the full model card of NAME")
     p.set_defaults(func=_cmd_pretrained)
 
     p = sub.add_parser("run", help="main job: evaluate the shipped population, write a report")

@@ -66,7 +66,12 @@ def _available() -> dict[str, Path]:
 
 
 def list_pretrained() -> list[dict[str, Any]]:
-    """Shipped models: name, model family, K, beta, description and summary figures."""
+    """Shipped models: name, model family, K, beta, description and the model card.
+
+    ``card`` is the card stored in the checkpoint's sidecar (:mod:`.cards`), or ``None``.
+    """
+    from .cards import read_model_card
+
     rows = []
     for name, path in _available().items():
         meta = read_metadata(path)
@@ -79,6 +84,7 @@ def list_pretrained() -> list[dict[str, Any]]:
             "beta": cfg["beta"],
             "description": _DESCRIPTIONS.get(name.split("-")[0], ""),
             "path": str(path),
+            "card": read_model_card(path),
         })
     return rows
 
