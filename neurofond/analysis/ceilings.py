@@ -46,12 +46,24 @@ from neurofond.analysis.scores import _nanmean, _nanmedian, _nanstd
 from neurofond.responses import DIMS
 
 __all__ = [
+    "FEV_RTOL",
+    "VARIANCE_RTOL",
     "spearman_brown",
     "split_half_reliability",
     "fev",
     "feve",
     "ceiled_score",
 ]
+
+#: A total variance at or below ``VARIANCE_RTOL`` times the neuron's mean squared count is
+#: treated as 0 (FEV and FEVE NaN): the sums of squares carry round-off of about 1e-16
+#: relative to the squared counts, so a smaller variance is not distinguishable from none.
+VARIANCE_RTOL = 1e-10
+#: An explainable variance ``Var_total - Var_noise`` at or below ``FEV_RTOL`` times
+#: ``Var_total`` is treated as 0: FEV is reported as 0 and FEVE as NaN. Without this guard
+#: a unit with a single spike in the whole recording (FEV exactly 0, computed as ~1e-17)
+#: divided by the round-off and gave FEVE = -2.7e14.
+FEV_RTOL = 1e-8
 
 
 def _trial_array(
@@ -295,9 +307,23 @@ def _variances(
     return total, noise, mean_c, n_c
 
 
-def _fraction(total: np.ndarray, noise: np.ndarray) -> np.ndarray:
+def _guarded(counts: np.ndarray, total: np.ndarray, noise: np.ndarray) -> tuple[np.ndarray,
+                                                                                   np.ndarray]:
+    """FEV per neuron and the mask of neurons with explainable variance above round-off.
+
+    Total variance <= ``VARIANCE_RTOL`` x mean squared count -> FEV NaN; explainable
+    variance ``|total - noise|`` <= ``FEV_RTOL`` x total -> FEV 0 and not explainable.
+    """
+    scale = _nanmean(np.where(np.isnan(counts), np.nan, counts**2).reshape(-1, counts.shape[-1]),
+                     axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(total > 0, (total - noise) / np.where(total > 0, total, 1.0), np.nan)
+        has_var = total > VARIANCE_RTOL * scale
+        explainable = total - noise
+        frac = np.where(has_var, explainable / np.where(has_var, total, 1.0), np.nan)
+        zero = has_var & (np.abs(explainable) <= FEV_RTOL * total)
+        frac = np.where(zero, 0.0, frac)
+        above = has_var & (explainable > FEV_RTOL * total)
+    return frac, above
 
 
 def fev(
@@ -341,8 +367,9 @@ def fev(
     Returns
     -------
     xarray.DataArray or xarray.Dataset
-        ``fev`` (neuron), with the neuron coordinates. NaN where the total variance is 0 or
-        undefined.
+        ``fev`` (neuron), with the neuron coordinates. NaN where the total variance is 0
+        (at most :data:`VARIANCE_RTOL` times the mean squared count) or undefined; 0 where
+        the explainable variance is within round-off (:data:`FEV_RTOL` times the total).
 
     Notes
     -----
@@ -354,7 +381,7 @@ def fev(
     ddof = _check_ddof(ddof)
     counts, _, neur_coords, source = _trial_array(responses, window_ms, "responses")
     total, noise, _, _ = _variances(counts, ddof, bool(trial_average))
-    frac = _fraction(total, noise)
+    frac, _ = _guarded(counts, total, noise)
     if clip:
         frac = np.where(frac < 0, 0.0, frac)
     attrs = _provenance(
@@ -429,7 +456,9 @@ def feve(
     min_fev : float
         Neurons whose FEV is ``<= min_fev`` get NaN (default 0: those whose noise variance
         reaches or exceeds the total variance, for which FEVE is undefined). Sensorium
-        reports neurons above a threshold such as 0.15.
+        reports neurons above a threshold such as 0.15. Whatever ``min_fev``, neurons whose
+        explainable variance is at most :data:`FEV_RTOL` (1e-8) times their total variance
+        get NaN: the denominator is round-off there (a unit with one spike gave -2.7e14).
     return_stats : bool
         Return a Dataset with ``feve``, ``fev``, ``mse``, ``total_variance`` and
         ``noise_variance``.
@@ -468,9 +497,9 @@ def feve(
     else:
         sq = np.where(valid, (counts - pred) ** 2, 0.0).sum(axis=(0, 1))
         mse = sq / np.maximum(valid.sum(axis=(0, 1)), 1)
-    frac = _fraction(total, noise)
+    frac, above = _guarded(counts, total, noise)
     explainable = total - noise
-    keep = (frac > float(min_fev)) & (explainable > 0)
+    keep = (frac > float(min_fev)) & above
     with np.errstate(invalid="ignore", divide="ignore"):
         value = np.where(keep, 1.0 - (mse - noise) / np.where(keep, explainable, 1.0), np.nan)
     attrs = _provenance(

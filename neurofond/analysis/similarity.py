@@ -36,9 +36,17 @@ def _bins(bins: Any) -> np.ndarray:
 
 
 def _bin_index(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Histogram bin of each value after clipping into the edge range (np.histogram rules)."""
-    clipped = np.clip(values, edges[0], edges[-1])
-    return np.clip(np.searchsorted(edges, clipped, side="right") - 1, 0, edges.size - 2)
+    """Histogram bin of each value by numpy.histogram rules, shifted by one for underflow.
+
+    Bins are half-open ``[e_k, e_k+1)`` except the last, which includes its right edge.
+    Values below ``edges[0]`` get index 0 (underflow), values in bin ``k`` get ``k + 1``,
+    values above ``edges[-1]`` get ``n_bins + 1`` (overflow): they are never moved into
+    the edge bins.
+    """
+    nb = edges.size - 1
+    idx = np.searchsorted(edges, values, side="right")  # 0 below, 1..nb inside, nb+1 above
+    idx[values == edges[-1]] = nb  # numpy.histogram: the last bin is closed on the right
+    return idx
 
 
 def _hists(idx: np.ndarray, n_bins: int) -> np.ndarray:
@@ -50,15 +58,20 @@ def _hists(idx: np.ndarray, n_bins: int) -> np.ndarray:
 
 
 def _ks_rows(p: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """1 - KS / KS_max of histograms ``p`` (rows, bins) against the reference ``q`` (bins)."""
+    """1 - KS / KS_max of histograms ``p`` (rows, bins) against the reference ``q`` (bins).
+
+    ``p`` and ``q`` have an underflow column first and an overflow column last (see
+    :func:`_bin_index`); KS_max is that of all mass in the first or the last real bin.
+    The result is clipped at 0 (reached only with values outside the bins).
+    """
     cq = np.cumsum(q)
     raw = np.max(np.abs(np.cumsum(p, axis=-1) - cq), axis=-1)
     z1 = np.zeros_like(q)
-    z1[0] = 1.0
+    z1[1] = 1.0
     z2 = np.zeros_like(q)
-    z2[-1] = 1.0
+    z2[-2] = 1.0
     ks_max = max(np.max(np.abs(np.cumsum(z1) - cq)), np.max(np.abs(np.cumsum(z2) - cq)))
-    return 1.0 - raw / ks_max
+    return np.maximum(1.0 - raw / ks_max, 0.0)
 
 
 def ks_similarity(
@@ -76,12 +89,16 @@ def ks_similarity(
         Property values of recorded neurons (the reference distribution).
     bins : array_like
         Histogram bin edges (strictly increasing, >= 3 edges), usually those published with
-        the data. Values outside are clipped into the first / last bin.
+        the data. Binning follows :func:`numpy.histogram` (half-open bins, the last one
+        closed): values outside the edges fall in no bin. They are not clipped into the
+        edge bins but kept as mass below the first / above the last edge, so a sample
+        lying outside the bins differs from one inside them (disjoint samples score 0).
 
     Returns
     -------
     float
-        Similarity in [0, 1]; 1 for identical histograms.
+        Similarity in [0, 1]; 1 for identical histograms (including the mass outside the
+        bins).
 
     Raises
     ------
@@ -95,7 +112,12 @@ def ks_similarity(
     any distribution can reach against :math:`q`, attained by all mass in the first or in
     the last bin. Similarity :math:`= 1 - KS / KS_{max}`. Same definition as
     ``brainscore_vision.metrics.distribution_similarity.ks_similarity`` (Marques et al.
-    2021, bioRxiv 2021.03.01.433495).
+    2021, bioRxiv 2021.03.01.433495) for values inside the bins. With values outside,
+    :math:`p` and :math:`q` are normalised over all values and the cumulative sums
+    start with the mass below the first edge; KS_max is unchanged (mass in the first or
+    last bin) and a similarity below 0 is reported as 0. Brain-Score instead clips both
+    value sets into the bin range (``BootstrapDistributionSimilarity``); to reproduce
+    that, pass ``np.clip(values, bins[0], bins[-1])``.
 
     Examples
     --------
@@ -105,7 +127,7 @@ def ks_similarity(
     edges = _bins(bins)
     model = _values(model_values, "model_values")
     data = _values(data_values, "data_values")
-    nb = edges.size - 1
+    nb = edges.size + 1  # the bins plus underflow and overflow
     p = _hists(_bin_index(model, edges)[None, :], nb)
     q = _hists(_bin_index(data, edges)[None, :], nb)[0]
     return float(_ks_rows(p, q)[0])
@@ -179,7 +201,7 @@ def ks_similarity_bootstrap(
     if ceiling not in ("bootstrap", "split_half"):
         raise ValueError(f"ceiling: expected 'bootstrap' or 'split_half', got {ceiling!r}")
     n_bootstrap = int(n_bootstrap)
-    nb = edges.size - 1
+    nb = edges.size + 1  # the bins plus underflow and overflow (see _bin_index)
     rng = np.random.default_rng(seed)
     model_idx = _bin_index(model, edges)
     data_idx = _bin_index(data, edges)

@@ -573,7 +573,8 @@ def modulation_ratio(
     ------
     ValueError
         If ``responses`` is invalid or its bins are not contiguous, ``tf_hz`` is a number
-        <= 0, an unknown coordinate or of the wrong length, or the window holds less than
+        <= 0, an unknown coordinate or of the wrong length, a frequency is at or above the
+        Nyquist frequency of the bins (``500 / bin_ms`` Hz), or the window holds less than
         one cycle.
 
     Notes
@@ -622,7 +623,13 @@ def modulation_ratio(
     f0 = np.full(rate.shape[:2], np.nan)
     f1 = np.full(rate.shape[:2], np.nan)
     n_cycles = np.zeros(n_stim)
+    nyquist_hz = 500.0 / bin_ms
     for freq in np.unique(tf[np.isfinite(tf) & (tf > 0)]):
+        if freq >= nyquist_hz:  # F1 at or above Nyquist aliases (2.0 for every neuron)
+            raise ValueError(
+                f"tf_hz: {freq:g} Hz is at or above the Nyquist frequency {nyquist_hz:g} Hz of "
+                f"{bin_ms:g} ms bins; use finer time bins (bin_ms < {500.0 / freq:g})"
+            )
         cycle_ms = 1000.0 / freq
         k = int(np.floor(span_ms / cycle_ms + 1e-9))
         if k < 1:

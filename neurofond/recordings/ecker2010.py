@@ -130,6 +130,10 @@ def _default_path(dataset: str) -> Path:
 
 
 def _read_file(path: Path) -> list[_Session]:
+    if path.is_dir():
+        found = sorted(p.name for p in path.glob("*.mat"))
+        hint = f" (.mat files in it: {', '.join(found)})" if found else ""
+        raise ValueError(f"path: {path} is a directory; expected the .mat file{hint}; {_EXPECTED}")
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file ({_EXPECTED})")
     try:
@@ -292,12 +296,16 @@ def _select_sessions(
     else:
         wanted = list(session)
     out = []
+    chosen: set[int] = set()
     for k in wanted:
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 0 <= k < n:
             raise ValueError(
                 f"session: expected an int in 0..{n - 1} (or a list of them) for {path.name}, "
                 f"got {k!r}"
             )
+        if int(k) in chosen:  # the same neurons twice would count as independent units
+            raise ValueError(f"session: {int(k)} is selected twice in {list(wanted)!r}")
+        chosen.add(int(k))
         out.append(sessions[int(k)])
     if not out:
         raise ValueError("session: empty selection")
@@ -494,7 +502,7 @@ def load_ecker2010(
         (``$NEUROFOND_DATA_DIR``, ``../shared/data``, ``~/.cache/neurofond``).
     session : int or list of int, optional
         0-based session indices into the file's ``data`` cell array
-        (0..16 for the static release). Default: all sessions.
+        (0..16 for the static release), each at most once. Default: all sessions.
     max_contamination : float or None
         Keep units with ``contamination < max_contamination`` (default 0.05,
         the authors' criterion). ``None`` keeps every unit.
@@ -549,8 +557,8 @@ def load_ecker2010(
         If the file (or, with ``path=None``, the dataset) is not found.
     ValueError
         If the file is not a readable MATLAB v5 file with the release's
-        layout (the message names the file and what was expected), or an
-        argument is invalid.
+        layout (the message names the file and what was expected), ``path``
+        is a directory, a session is selected twice, or an argument is invalid.
 
     Notes
     -----
