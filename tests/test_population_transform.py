@@ -7,7 +7,12 @@ import pytest
 
 from neurofond.fond.data import Preprocessing, whiten
 from neurofond.population import PresentationTransform, calibrate_gain
-from neurofond.stimuli import ScreenGeometry, grating
+from neurofond.population.transform import (
+    HEADROOM,
+    training_patch_std,
+    whitening_peak,
+)
+from neurofond.stimuli import ScreenGeometry, grating, grating_sweep, load_protocol
 
 
 def _prep() -> Preprocessing:
@@ -62,11 +67,13 @@ def test_uniform_frame_gives_the_blank_value_in_both_modes():
         np.testing.assert_allclose(t.blank_value(), (0.0 - 0.05) / 0.8)
 
 
-def test_calibrated_gain_matches_the_training_std():
+def test_photo_std_calibration_matches_the_training_std():
+    # the earlier default calibration, now explicit (calibration="photo_std"): whole photos
+    # get inputs of unit standard deviation
     prep = _prep()
     rng = np.random.default_rng(1)
     images = {"a": rng.uniform(0, 255, (40, 50)), "b": rng.uniform(50, 200, (30, 30))}
-    gain = calibrate_gain(prep, images=images)
+    gain = calibrate_gain(prep, images=images, calibration="photo_std")
     t = PresentationTransform(prep, gain=gain, pad=0)
     pooled = np.concatenate([t(img / 255.0).ravel() for img in images.values()])
     np.testing.assert_allclose(pooled.std(), 1.0, rtol=1e-6)
@@ -78,6 +85,64 @@ def test_default_gain_is_calibrated_on_bundled_photos_and_cached():
     assert g1 is not None and np.isfinite(g1) and g1 > 0
     assert calibrate_gain(prep) == g1  # served from the cache
     assert PresentationTransform(prep, "training").gain is None
+    old = PresentationTransform(prep, calibration="photo_std")
+    assert old.gain == calibrate_gain(prep, calibration="photo_std") != g1
+    assert old.to_dict()["calibration"] == "photo_std"
+    assert PresentationTransform(prep).to_dict()["calibration"] == "training_range"
+    assert PresentationTransform(prep, gain=2.0).to_dict()["calibration"] == "fixed"
+
+
+def test_training_range_gain_is_the_documented_formula():
+    prep = Preprocessing(global_std=0.7)
+    s_q = training_patch_std(prep, 0.99)
+    f_star, r_star = whitening_peak(prep)
+    np.testing.assert_allclose(f_star, 0.4 / 4**0.25)
+    np.testing.assert_allclose(r_star, f_star * np.exp(-((f_star / 0.4) ** 4)))
+    expected = HEADROOM * np.sqrt(2) * s_q * 0.7 / (0.5 * r_star)
+    np.testing.assert_allclose(calibrate_gain(prep), expected, rtol=1e-12)
+    # a higher quantile -> a larger gain; no whitening -> R = 1
+    assert calibrate_gain(prep, quantile=0.999) > calibrate_gain(prep)
+    assert whitening_peak(Preprocessing(whiten=False))[1] == 1.0
+    with pytest.raises(ValueError, match="quantile"):
+        calibrate_gain(prep, quantile=1.5)
+    with pytest.raises(ValueError, match="calibration"):
+        calibrate_gain(prep, calibration="photos")
+    with pytest.raises(ValueError, match="background"):
+        calibrate_gain(prep, background=0.0)
+
+
+def _shipped_preprocessing() -> Preprocessing:
+    from neurofond.pretrained import DEFAULT_MODEL, load_pretrained
+
+    return load_pretrained(DEFAULT_MODEL)[1]
+
+
+def _max_patch_std(images: np.ndarray, size: int = 16, stride: int = 2) -> float:
+    win = np.lib.stride_tricks.sliding_window_view(images, (size, size), axis=(-2, -1))
+    win = win[..., ::stride, ::stride, :, :].reshape(-1, size * size)
+    return float(win.std(axis=1).max())
+
+
+def test_full_contrast_gratings_stay_within_the_training_quantile():
+    # the contrast mapping: every grating of contrast <= 1 (any SF up to Nyquist, any
+    # orientation and phase, at any patch position) stays below the 0.99 quantile of the
+    # checkpoint's training patches' standard deviations
+    prep = _shipped_preprocessing()
+    t = PresentationTransform(prep)
+    s_q = training_patch_std(prep, 0.99)
+    sweep = grating_sweep(ScreenGeometry(16.0, 32), orientations=range(0, 180, 15),
+                          sfs=[1.0, 2.0, 3.0, 4.0, 4.5, 5.0, 6.0, 7.0],
+                          phases=range(0, 360, 45), contrasts=[1.0])
+    worst = _max_patch_std(t(sweep.frames[:, 0]))
+    assert 0.9 * s_q < worst <= s_q
+    for name in ("orientation_tuning", "sf_tuning"):
+        stim = load_protocol(name).stimuli
+        assert _max_patch_std(t(stim.frames[:, 0])) <= s_q
+    # input amplitude proportional to contrast
+    half = grating_sweep(ScreenGeometry(16.0, 32), orientations=[30.0], sfs=[4.5],
+                         phases=[0.0], contrasts=[0.5, 1.0])
+    stds = t(half.frames[:, 0])[:, 8:24, 8:24].reshape(2, -1).std(axis=1)
+    np.testing.assert_allclose(stds[0] / stds[1], 0.5, rtol=1e-4)
 
 
 def test_errors_name_the_argument():

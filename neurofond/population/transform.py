@@ -16,9 +16,8 @@ variable. :class:`PresentationTransform` therefore offers two explicit modes.
     (:func:`neurofond.fond.data.whiten`), multiply by a fixed ``gain`` and
     apply the stored global z-score. Every step is linear in ``L - background``,
     so input amplitude is proportional to stimulus contrast. ``gain`` is
-    calibrated once per preprocessing so that the bundled natural photos,
-    scaled to luminance in ``[0, 1]``, give inputs with the standard deviation
-    of the training patches (:func:`calibrate_gain`).
+    calibrated once per preprocessing (:func:`calibrate_gain`); the default
+    calibration, ``"training_range"``, is the contrast mapping below.
 
 ``"training"``
     ``x = standardize(preprocessing.image(L))`` frame by frame: exactly the
@@ -27,6 +26,51 @@ variable. :class:`PresentationTransform` therefore offers two explicit modes.
     contrast-response functions measured in this mode are flat by
     construction. Useful to check that the model behaves as on its training
     distribution (e.g. for natural images).
+
+Contrast mapping of the linear mode (``calibration="training_range"``)
+    A full-field sinusoidal grating of Michelson contrast ``c`` on the gray
+    background ``L0`` (``L - L0 = L0 c sin(2 pi f u + phase)``) is, after
+    whitening, a sinusoid of amplitude ``L0 c R(f)``; in model units (after
+    the global z-score, whose standard deviation is ``global_std``) a patch of
+    it has standard deviation
+
+    ``std(c, f) = gain L0 c R(f) / (sqrt(2) global_std)``.
+
+    ``R(f)`` is largest at ``f* = f0 / 4^(1/4)`` cycles/pixel (0.283 for
+    ``f0 = 0.4``; ``R = 1`` at every frequency for a checkpoint trained without
+    whitening). The gain is chosen so that a full-contrast grating at ``f*``
+    reaches ``h s_q``, just below ``s_q``, the ``quantile`` (default 0.99) of the per-patch standard
+    deviations of the checkpoint's own training patches (its preprocessing
+    applied to its training photos, :func:`training_patch_std`):
+
+    ``gain = h sqrt(2) s_q global_std / (L0 R(f*))``, ``h = 0.95``
+    (:data:`HEADROOM`), so that ``std(c, f) = h c (R(f) / R(f*)) s_q <= c s_q``.
+
+    Every grating at any contrast in [0, 1] and any SF then gives inputs
+    within the range of the training inputs (at most as strong as the
+    strongest 1 % of training patches), and input amplitude stays
+    proportional to contrast. Why the 0.99 quantile: the model was fitted
+    on these patches, so its dynamics are only trained for inputs of their
+    size, and a grating is the strongest input there is for the units tuned
+    to it; stronger inputs (the ``"photo_std"`` calibration below gives
+    ~4.7 ``s_q``) drive the iP-VAE into its soft clamp. The headroom ``h``:
+    patches of a truncated grating (canvas edges, apertures) or holding a
+    non-integer number of cycles
+    exceed the full-field value, by up to 1.7 % over the shipped protocols
+    (``sf_tuning``); with ``h = 0.95`` all of them stay below ``s_q``. The
+    calibration depends only on the checkpoint's preprocessing (``f0``,
+    ``whiten``, ``global_std``, patch rejection, training photos), never on
+    the weights.
+
+``calibration="photo_std"`` (the earlier default; explicit opt-in)
+    ``gain = global_std / std(whiten(photo / 255 - L0))`` pooled over the
+    bundled photos: whole natural photos get inputs of unit standard
+    deviation, like the training patches. A full-contrast grating then gives
+    inputs ~4.7x larger than the 0.99 quantile of the training patches (the
+    whitening filter boosts exactly a grating's mid SFs), which drives the
+    shipped iP-VAE to its soft clamp. Its gain is ~4.9x the
+    ``"training_range"`` gain of the shipped iP-VAE (68.6 vs 14.0): contrast
+    0.2 here is contrast ~1 there.
 
 In both modes a uniform frame (the blank period) maps to the input of a
 zero-contrast image, ``standardize(0)``. In linear mode frames are padded
@@ -47,24 +91,138 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_int, check_positive
+from .._checks import check_int, check_positive, check_seed
 from ..fond.data import Preprocessing, whiten
 
-__all__ = ["MODES", "PresentationTransform", "calibrate_gain"]
+__all__ = ["CALIBRATIONS", "DEFAULT_QUANTILE", "HEADROOM", "MODES", "PresentationTransform",
+           "calibrate_gain", "training_patch_std", "whitening_peak"]
 
 #: Presentation modes understood by :class:`PresentationTransform`.
 MODES: tuple[str, ...] = ("linear", "training")
 
+#: Calibrations of the linear-mode gain (:func:`calibrate_gain`).
+CALIBRATIONS: tuple[str, ...] = ("training_range", "photo_std")
+
+#: Quantile of the training patches' standard deviations that a full-contrast grating at the
+#: whitening filter's peak frequency reaches under the ``"training_range"`` calibration.
+DEFAULT_QUANTILE = 0.99
+
+#: Fraction of ``s_q`` reached by a full-field, full-contrast grating at the whitening peak:
+#: patches of truncated gratings or holding a non-integer number of cycles exceed the
+#: full-field value (by up to 1.7 % measured over the shipped protocols), so the target
+#: is 5 % below the quantile and every such patch stays below ``s_q``.
+HEADROOM = 0.95
+
+#: Training patches drawn to estimate the quantile (seeded; the estimate of the 0.99
+#: quantile varies by ~1 % between seeds at this size).
+CALIBRATION_PATCHES = 20_000
+
 _GAIN_CACHE: dict[tuple[Any, ...], float] = {}
+_STD_CACHE: dict[tuple[Any, ...], np.ndarray] = {}
 
 
-def _gain_key(preprocessing: Preprocessing, background: float) -> tuple[Any, ...]:
-    return (preprocessing.whiten, float(preprocessing.f0), float(preprocessing.global_std),
-            preprocessing.source, tuple(preprocessing.train_images), float(background))
+def _prep_key(preprocessing: Preprocessing) -> tuple[Any, ...]:
+    d = preprocessing.to_dict()
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(d.items()))
+
+
+def _check_preprocessing(preprocessing: Any) -> Preprocessing:
+    if not isinstance(preprocessing, Preprocessing):
+        raise ValueError(f"preprocessing: expected a Preprocessing, got {type(preprocessing)}")
+    return preprocessing
+
+
+def _calibration_photos(preprocessing: Preprocessing,
+                        images: Mapping[str, np.ndarray] | None) -> dict[str, np.ndarray]:
+    if images is None:
+        from ..fond.data import BUNDLED_IMAGE_NAMES, bundled_images
+
+        names = [n for n in preprocessing.train_images if n in BUNDLED_IMAGE_NAMES]
+        if preprocessing.source != "bundled" or not names:
+            names = list(BUNDLED_IMAGE_NAMES)
+        return bundled_images(names)
+    photos = dict(images)
+    if not photos:
+        raise ValueError("images: expected at least one calibration image")
+    for name, img in photos.items():
+        arr = np.asarray(img, dtype=np.float64)
+        if arr.ndim != 2 or not np.isfinite(arr).all():
+            raise ValueError(f"images[{name!r}]: expected a finite 2-D image, got {arr.shape}")
+        photos[name] = arr
+    return photos
+
+
+def whitening_peak(preprocessing: Preprocessing) -> tuple[float, float]:
+    """Frequency and gain of the strongest component of the linear transform's filter.
+
+    Returns
+    -------
+    (float, float)
+        ``(f*, R(f*))``: for a whitening checkpoint the maximum of
+        ``R(f) = f exp(-(f / f0)^4)``, at ``f* = f0 / 4^(1/4)`` cycles/pixel with
+        ``R(f*) = f* exp(-1/4)``; ``(nan, 1.0)`` for a checkpoint trained without
+        whitening (the linear transform only removes the mean: ``R = 1``).
+    """
+    preprocessing = _check_preprocessing(preprocessing)
+    if not preprocessing.whiten:
+        return math.nan, 1.0
+    f_star = float(preprocessing.f0) / 4.0 ** 0.25
+    return f_star, f_star * math.exp(-0.25)
+
+
+def training_patch_std(preprocessing: Preprocessing, quantile: float = DEFAULT_QUANTILE, *,
+                       images: Mapping[str, np.ndarray] | None = None,
+                       n_patches: int = CALIBRATION_PATCHES, seed: int = 0) -> float:
+    """Quantile of the per-patch standard deviation of a checkpoint's training inputs.
+
+    Parameters
+    ----------
+    preprocessing : Preprocessing
+        The checkpoint's preprocessing: its per-image steps, patch size,
+        near-flat patch rejection (``min_patch_std``) and global z-score are
+        applied exactly as in training (:meth:`Preprocessing.patches`).
+    quantile : float
+        In (0, 1]; 1 gives the largest sampled patch.
+    images : mapping name -> ndarray (H, W), optional
+        Photos in [0, 255]. Default: the checkpoint's training photos among the
+        bundled ones (:func:`neurofond.fond.data.bundled_images`); all bundled
+        photos for a checkpoint trained on other data.
+    n_patches : int
+        Patches drawn (seeded positions).
+    seed : int
+        Seed of the patch positions (:func:`neurofond._checks.check_random_state`).
+
+    Returns
+    -------
+    float
+        ``s_q``: the ``quantile`` of ``std(x)`` over patches ``x`` in model
+        units (each patch's standard deviation over its pixels). For the
+        8000-step shipped iP-VAE (bundled photos, ``f0 = 0.4``) the 0.5 and
+        0.99 quantiles are about 1.01 and 1.35. Cached per preprocessing
+        when ``images`` is None.
+    """
+    preprocessing = _check_preprocessing(preprocessing)
+    quantile = check_positive(quantile, "quantile")
+    if quantile > 1.0:
+        raise ValueError(f"quantile: expected a quantile in (0, 1], got {quantile!r}")
+    n_patches = check_int(n_patches, "n_patches", minimum=1)
+    seed = check_seed(seed)
+    key = (_prep_key(preprocessing), n_patches, seed)
+    stds = _STD_CACHE.get(key) if images is None else None
+    if stds is None:
+        photos = _calibration_photos(preprocessing, images)
+        patches = preprocessing.patches(list(photos.values()), n_patches, 0 if seed is None
+                                        else seed)
+        stds = np.sort(patches.astype(np.float64).std(axis=1))
+        if images is None:
+            _STD_CACHE[key] = stds
+    return float(np.quantile(stds, quantile))
 
 
 def calibrate_gain(preprocessing: Preprocessing, *, background: float = 0.5,
-                   images: Mapping[str, np.ndarray] | None = None) -> float:
+                   images: Mapping[str, np.ndarray] | None = None,
+                   calibration: str = "training_range",
+                   quantile: float = DEFAULT_QUANTILE) -> float:
     """Gain of the linear presentation transform for ``preprocessing``.
 
     Parameters
@@ -72,46 +230,79 @@ def calibrate_gain(preprocessing: Preprocessing, *, background: float = 0.5,
     preprocessing : Preprocessing
         The checkpoint's preprocessing.
     background : float
-        Luminance subtracted before whitening (mean gray).
+        Luminance subtracted before whitening (mean gray); the ``L0`` of the
+        gratings the ``"training_range"`` calibration bounds (> 0 there).
     images : mapping name -> ndarray (H, W), optional
         Calibration photos with values in [0, 255]. Default: the photos
         bundled with scikit-image / scikit-learn
         (:func:`neurofond.fond.data.bundled_images`): the model's training
         photos when it was trained on them, all of them otherwise.
+    calibration : {"training_range", "photo_std"}
+        ``"training_range"`` (default): a full-contrast grating at the
+        whitening filter's peak frequency gives patches whose standard
+        deviation is 0.95 (:data:`HEADROOM`) of the ``quantile`` ``s_q`` of the
+        training patches' standard deviations,
+        ``gain = 0.95 sqrt(2) s_q global_std / (background R(f*))``
+        (module docstring; :func:`training_patch_std`,
+        :func:`whitening_peak`). ``"photo_std"``: the earlier default,
+        ``gain = global_std / std(whiten(photo / 255 - background))``
+        pooled over all pixels of the photos (natural photos get inputs of
+        unit standard deviation; full-contrast gratings ~4.7x the 0.99
+        quantile of the training patches).
+    quantile : float
+        Quantile of the training patch standard deviations (``"training_range"``
+        only), in (0, 1]. Default 0.99.
 
     Returns
     -------
     float
-        ``gain = global_std / std(whiten(photo / 255 - background))``, the
-        standard deviation pooled over all pixels of all photos. With it,
-        ``standardize(gain * whiten(photo / 255 - background))`` has unit
-        standard deviation, like the (globally z-scored) training patches.
-        Cached per preprocessing when ``images`` is None.
+        The gain. Cached per preprocessing and settings when ``images`` is None.
+
+    Raises
+    ------
+    ValueError
+        Unknown ``calibration``, ``quantile`` outside (0, 1], ``background``
+        of 0 with ``"training_range"``, calibration images that are not finite
+        2-D arrays or have no contrast.
 
     Notes
     -----
-    The training patches are globally z-scored with ``global_std``, the pixel
-    standard deviation of the training patches after the per-image steps; so
-    the calibrated linear inputs of natural photos have the same standard
-    deviation as the training inputs, while a grating's input amplitude stays
-    proportional to its contrast.
+    With ``"training_range"`` the standard deviation of a patch of a
+    full-field grating of contrast ``c`` and frequency ``f`` is
+    ``0.95 c (R(f) / R(f*)) s_q``: below ``s_q`` for every ``c`` in [0, 1].
     """
-    if not isinstance(preprocessing, Preprocessing):
-        raise ValueError(f"preprocessing: expected a Preprocessing, got {type(preprocessing)}")
-    key = _gain_key(preprocessing, background)
+    preprocessing = _check_preprocessing(preprocessing)
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"calibration: expected one of {CALIBRATIONS}, got {calibration!r}")
+    background = float(background)
+    if calibration == "training_range":
+        quantile = check_positive(quantile, "quantile")
+        if quantile > 1.0:
+            raise ValueError(f"quantile: expected a quantile in (0, 1], got {quantile!r}")
+        if background <= 0:
+            raise ValueError("background: the training_range calibration bounds gratings of "
+                             "contrast c around the background L0 (amplitude L0 c); "
+                             f"expected L0 > 0, got {background!r}")
+    key = (_prep_key(preprocessing), background, calibration,
+           float(quantile) if calibration == "training_range" else None)
     if images is None and key in _GAIN_CACHE:
         return _GAIN_CACHE[key]
-    if images is None:
-        from ..fond.data import BUNDLED_IMAGE_NAMES, bundled_images
-
-        names = [n for n in preprocessing.train_images if n in BUNDLED_IMAGE_NAMES]
-        if preprocessing.source != "bundled" or not names:
-            names = list(BUNDLED_IMAGE_NAMES)
-        photos = bundled_images(names)
+    if calibration == "training_range":
+        s_q = training_patch_std(preprocessing, quantile, images=images)
+        _, r_peak = whitening_peak(preprocessing)
+        gain = (HEADROOM * math.sqrt(2.0) * s_q * float(preprocessing.global_std)
+                / (background * r_peak))
     else:
-        photos = dict(images)
-        if not photos:
-            raise ValueError("images: expected at least one calibration image")
+        gain = _photo_std_gain(preprocessing, background, _calibration_photos(preprocessing,
+                                                                               images))
+    if images is None:
+        _GAIN_CACHE[key] = gain
+    return gain
+
+
+def _photo_std_gain(preprocessing: Preprocessing, background: float,
+                    photos: Mapping[str, np.ndarray]) -> float:
+    """``global_std / std(whiten(photo / 255 - background))`` pooled over the photos."""
     total = 0.0
     total_sq = 0.0
     count = 0
@@ -128,10 +319,7 @@ def calibrate_gain(preprocessing: Preprocessing, *, background: float = 0.5,
     std = math.sqrt(max(total_sq / count - mean * mean, 0.0))
     if std <= 0:
         raise ValueError("images: calibration images have no contrast")
-    gain = float(preprocessing.global_std) / std
-    if images is None:
-        _GAIN_CACHE[key] = gain
-    return gain
+    return float(preprocessing.global_std) / std
 
 
 class PresentationTransform:
@@ -148,8 +336,18 @@ class PresentationTransform:
         away.
     gain : float, optional
         Linear mode only: multiplier applied after whitening. Default: the
-        calibrated gain (:func:`calibrate_gain`, computed once per
-        preprocessing and cached).
+        calibrated gain (:func:`calibrate_gain` with ``calibration`` and
+        ``quantile``, computed once per preprocessing and cached).
+    calibration : {"training_range", "photo_std"}
+        Linear mode, when ``gain`` is not given: how the gain is calibrated
+        (module docstring). ``"training_range"`` (default) keeps every grating
+        of contrast in [0, 1] within the training inputs' range;
+        ``"photo_std"`` is the earlier mapping (full-contrast gratings ~4.7x
+        stronger), kept for reproducing earlier results.
+    quantile : float
+        ``"training_range"`` only: quantile of the training patches' standard
+        deviation reached by a full-contrast grating at the whitening peak.
+        Default 0.99.
     background : float
         Background (mean gray) luminance subtracted in linear mode and used to
         pad frames; in [0, 1]. Default 0.5, the mean of every stimulus builder
@@ -161,8 +359,9 @@ class PresentationTransform:
     Raises
     ------
     ValueError
-        Unknown ``mode``, non-positive ``gain``, ``background`` outside [0, 1],
-        negative ``pad`` (the message names the argument).
+        Unknown ``mode`` or ``calibration``, non-positive ``gain``,
+        ``background`` outside [0, 1], negative ``pad``, ``quantile`` outside
+        (0, 1] (the message names the argument).
 
     Examples
     --------
@@ -174,7 +373,8 @@ class PresentationTransform:
 
     def __init__(self, preprocessing: Preprocessing, mode: str = "linear", *,
                  gain: float | None = None, background: float = 0.5,
-                 pad: int | None = None) -> None:
+                 pad: int | None = None, calibration: str = "training_range",
+                 quantile: float = DEFAULT_QUANTILE) -> None:
         if not isinstance(preprocessing, Preprocessing):
             raise ValueError(f"preprocessing: expected a Preprocessing, got {type(preprocessing)}")
         if mode not in MODES:
@@ -186,6 +386,11 @@ class PresentationTransform:
             gain = check_positive(gain, "gain")
         if mode == "training" and gain is not None:
             raise ValueError("gain: only used in mode='linear'; the training pipeline has no gain")
+        if calibration not in CALIBRATIONS:
+            raise ValueError(f"calibration: expected one of {CALIBRATIONS}, got {calibration!r}")
+        quantile = check_positive(quantile, "quantile")
+        if quantile > 1.0:
+            raise ValueError(f"quantile: expected a quantile in (0, 1], got {quantile!r}")
         pad = preprocessing.patch_size if pad is None else pad
         pad = check_int(pad, "pad", minimum=0)
         self.preprocessing = preprocessing
@@ -193,6 +398,8 @@ class PresentationTransform:
         self.background = float(background)
         self.pad = int(pad)
         self._gain = None if gain is None else float(gain)
+        self.calibration = "fixed" if gain is not None else calibration
+        self.quantile = float(quantile)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -201,13 +408,20 @@ class PresentationTransform:
         if self.mode != "linear":
             return None
         if self._gain is None:
-            self._gain = calibrate_gain(self.preprocessing, background=self.background)
+            self._gain = calibrate_gain(self.preprocessing, background=self.background,
+                                        calibration=self.calibration, quantile=self.quantile)
         return self._gain
 
     def to_dict(self) -> dict[str, Any]:
-        """Settings for provenance (JSON-serialisable)."""
-        return {"mode": self.mode, "gain": self.gain, "background": self.background,
-                "pad": self.pad}
+        """Settings for provenance (JSON-serialisable); ``calibration`` is ``"fixed"``
+        when the gain was given, ``quantile`` only applies to ``"training_range"``."""
+        out: dict[str, Any] = {"mode": self.mode, "gain": self.gain,
+                               "background": self.background, "pad": self.pad}
+        if self.mode == "linear":
+            out["calibration"] = self.calibration
+            if self.calibration == "training_range":
+                out["quantile"] = self.quantile
+        return out
 
     def __repr__(self) -> str:
         gain = "" if self.mode != "linear" else f", gain={self._gain!r}"
