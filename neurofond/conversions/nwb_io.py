@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurofond._files import atomic_path
 from neurofond.conversions.neo_io import (
     _coord_table,
     _integer_counts,
@@ -44,6 +45,10 @@ __all__ = ["responses_to_nwb", "nwb_to_responses"]
 
 META_NAME = "neurofond_responses"
 _RESERVED = {"start_time", "stop_time", "tags", "timeseries", "id"}
+# relative tolerance (times in ms) for windows that abut on the session clock: times are
+# stored in seconds, so onset + end of one presentation and the next onset differ by
+# round-off (~1e-13 ms on a 1e4 s session clock)
+_TIME_TOL_MS = 1e-9
 _UNIT_RESERVED = {"spike_times", "obs_intervals", "id", "electrodes", "waveform_mean"}
 
 
@@ -205,16 +210,13 @@ def responses_to_nwb(
     }
     nwb.add_scratch(json.dumps(meta), name=META_NAME, description="neurofond Responses layout")
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp.nwb")
-    try:
-        with NWBHDF5IO(str(tmp), "w") as io:
-            io.write(nwb)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
+    def write(tmp: str) -> None:
+        with warnings.catch_warnings():  # the temporary name ends in .tmp, not .nwb
+            warnings.filterwarnings("ignore", message="The file path provided")
+            with NWBHDF5IO(tmp, "w") as io:
+                io.write(nwb)
+
+    return atomic_path(path, write)
 
 
 def _ragged(table: Any, column: str, i: int) -> np.ndarray:
@@ -377,7 +379,9 @@ def _read(
     win_lo = align_s * 1000.0 + starts.min()
     win_hi = align_s * 1000.0 + ends.max()
     row_order = np.argsort(win_lo, kind="stable")
-    if np.any(win_lo[row_order][1:] < win_hi[row_order][:-1]):
+    # abutting windows (gap_ms=0) may overlap by the round-off of seconds <-> ms
+    tol_ms = _TIME_TOL_MS * np.maximum(1.0, np.abs(win_hi[row_order][:-1]))
+    if np.any(win_lo[row_order][1:] < win_hi[row_order][:-1] - tol_ms):
         raise ValueError(
             f"window_ms: the windows of consecutive trials overlap in {path}; use a shorter one"
         )

@@ -58,10 +58,31 @@ def _neuron_name(st: Any, index: int, neuron_key: str) -> str:
     return str(index)
 
 
+_NEUROFOND_META = "neurofond_responses"  # = neurofond.conversions.neo_io.META_KEY
+
+
+def _neurofond_block(block: Any, bin_ms: float | None, window_ms: Sequence[float] | None,
+                     stimulus_key: Any, onset_key: Any) -> xr.DataArray:
+    """A block written by :func:`neurofond.conversions.responses_to_neo`, read back with
+    :func:`neurofond.conversions.neo_to_responses` (one segment per trial holding every
+    stimulus, stimuli annotated on the spike trains)."""
+    from neurofond.conversions.neo_io import neo_to_responses
+
+    if stimulus_key is not None or onset_key is not None:
+        raise ValueError(
+            "stimulus_key/onset_key: not used for a block written by responses_to_neo "
+            "(stimuli are stored on its spike trains, times in the Responses' own frame); "
+            "leave them unset"
+        )
+    if window_ms is not None and bin_ms is not None:
+        _window_edges(bin_ms, window_ms)  # same checks and messages as for other blocks
+    return neo_to_responses(block, bin_ms, window_ms=window_ms)
+
+
 def block_to_responses(
     block: Any,
-    bin_ms: float,
-    window_ms: Sequence[float],
+    bin_ms: float | None,
+    window_ms: Sequence[float] | None,
     stimulus_key: str | Sequence[str] | None = None,
     *,
     onset_key: str | None = None,
@@ -75,11 +96,15 @@ def block_to_responses(
         One segment per trial; ``segment.annotations`` hold the stimulus
         parameters.
     bin_ms : float
-        Bin width in ms.
+        Bin width in ms (may be None for a block written by
+        :func:`neurofond.conversions.responses_to_neo`: the stored one).
     window_ms : (float, float)
         ``(start, stop)`` in ms relative to the trial's alignment time (the
         segment's ``t_start``, or the annotation ``onset_key``); a whole
-        number of bins. Bins are half-open.
+        number of bins. Bins are half-open. For a block written by
+        :func:`~neurofond.conversions.responses_to_neo` (block annotation
+        ``neurofond_responses``) the window is in the Responses' own time
+        frame, and None restores the stored bins.
     stimulus_key : str or sequence of str, optional
         Segment annotation key(s) defining the stimulus; segments with equal
         values are repetitions. Default: every annotation key present in all
@@ -91,6 +116,12 @@ def block_to_responses(
         ``segment.t_start``.
     neuron_key : str
         Spike train annotation identifying a unit across segments.
+
+    A block written by :func:`neurofond.conversions.responses_to_neo` has
+    one segment per trial holding every stimulus (stimuli annotated on the
+    spike trains); it is read by :func:`neurofond.conversions.neo_to_responses`
+    and gives back the written array (``stimulus_key`` and ``onset_key`` must
+    then be unset).
 
     Returns
     -------
@@ -120,6 +151,8 @@ def block_to_responses(
 
     if not isinstance(block, neo.Block):
         raise TypeError(f"block: expected a neo.Block, got {type(block).__name__}")
+    if _NEUROFOND_META in block.annotations:
+        return _neurofond_block(block, bin_ms, window_ms, stimulus_key, onset_key)
     edges = _window_edges(bin_ms, window_ms)
     segments = list(block.segments)
     if not segments:
@@ -212,8 +245,8 @@ def block_to_responses(
 
 def load_neo(
     path: str | os.PathLike[str],
-    bin_ms: float,
-    window_ms: Sequence[float],
+    bin_ms: float | None,
+    window_ms: Sequence[float] | None,
     stimulus_key: str | Sequence[str] | None = None,
     *,
     block_index: int = 0,
@@ -223,7 +256,11 @@ def load_neo(
     """Read a file with :func:`neo.io.get_io` and convert one block.
 
     Any format neo can read (chosen from the file extension) works, provided
-    its segments are trials as described in :func:`block_to_responses`.
+    its segments are trials as described in :func:`block_to_responses`;
+    blocks written by :func:`neurofond.conversions.responses_to_neo` (and
+    saved with a neo IO that keeps annotations, e.g. ``neo.io.PickleIO`` or
+    ``NixIO``) are read back exactly, ``bin_ms``/``window_ms`` None giving
+    the stored bins.
     Note that neo's NWB reader requires ``obs_intervals`` in the units table;
     :func:`neurofond.recordings.load_nwb` reads NWB directly without it.
 

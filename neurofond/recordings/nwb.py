@@ -37,6 +37,9 @@ _SKIP_UNIT_COLUMNS = {
 # ----------------------------------------------------------------------------- shared helpers
 
 
+_OBS_TOL_MS = 1e-6
+
+
 def _window_edges(bin_ms: float, window_ms: Sequence[float]) -> np.ndarray:
     """Bin edges (ms, relative to the alignment time) covering ``window_ms``."""
     try:
@@ -279,8 +282,10 @@ def load_nwb(
                 obs = (
                     np.asarray(units.get_unit_obs_intervals(u), dtype=float).reshape(-1, 2) * 1000.0
                 )
-                lo = onsets_ms + edges[0]
-                hi = onsets_ms + edges[-1]
+                # times are stored in seconds: allow the round-off of s <-> ms (1e-6 ms, as
+                # nwb_to_responses) when a window starts or ends exactly at an interval edge
+                lo = onsets_ms + edges[0] + _OBS_TOL_MS
+                hi = onsets_ms + edges[-1] - _OBS_TOL_MS
                 inside = np.any(
                     (obs[None, :, 0] <= lo[:, None]) & (hi[:, None] <= obs[None, :, 1]), axis=1
                 )
