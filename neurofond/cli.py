@@ -100,8 +100,10 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_evaluate(args: argparse.Namespace) -> int:
     from .fond import evaluate
     from .fond.data import heldout_patches, load_images
+    from .fond.evaluate import check_device
     from .pretrained import load_model
 
+    check_device(args.device)  # before loading anything
     model, prep, _ = load_model(args.checkpoint)
     if args.images:
         images = load_images(args.images)
@@ -168,7 +170,8 @@ def _cmd_pretrained(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .report import run_main_job
 
-    path = run_main_job(args.out, steps=args.steps, n_patches=args.n_patches, seed=args.seed)
+    path = run_main_job(args.out, steps=args.steps, n_patches=args.n_patches, seed=args.seed,
+                        overwrite=args.overwrite)
     print(f"report: {path}")
     return 0
 
@@ -230,7 +233,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_pretrained)
 
     p = sub.add_parser("run", help="main job: evaluate the shipped population, write a report")
-    p.add_argument("--out", default="results", help="output folder (default: results)")
+    p.add_argument("--out", default="results", help="output folder (default: results); "
+                   "a non-empty folder needs --overwrite")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an earlier run's report in --out (the new one is built in a "
+                   "temporary folder and swapped in; other files are never removed)")
     p.add_argument("--steps", type=int, default=300)
     p.add_argument("--n-patches", dest="n_patches", type=int, default=2000)
     p.add_argument("--seed", type=int, default=0)

@@ -9,17 +9,27 @@ checkpoints and the photos bundled with scikit-image / scikit-learn):
    implementation ``analyses/convergence.py`` uses too);
 2. the learned dictionaries as image grids;
 3. a results table (``results.json``) and ``report.html`` linking the figures.
+
+Nothing is lost: a non-empty output folder is refused unless ``overwrite=True``
+(``--overwrite``), and then only when it holds nothing but files of an earlier run. All
+files are written into a temporary folder beside the output folder and moved into place by
+renames, so a killed run leaves either the old folder or the complete new one, never a mix.
 """
 
 from __future__ import annotations
 
 import html
+import os
+import re
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._checks import check_int, check_seed
 from ._files import atomic_write_json, atomic_write_text, save_figure
 from ._scripts import pyplot as _pyplot
 
@@ -67,20 +77,122 @@ def dictionary_figure(phi: np.ndarray, path: Path, n_show: int = 128, title: str
     return save_figure(fig, path, dpi=110)
 
 
+# files a run writes; an --overwrite target may hold only these
+_RUN_FILES = re.compile(r"(results\.json|report\.html|convergence\.png|dictionary_[^/]+\.png)")
+
+
+def _check_out(out: Path, overwrite: bool) -> None:
+    """Refuse an output folder that would lose files (before anything is computed)."""
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"out_dir: {out} exists and is not a folder")
+    if not out.is_dir():
+        return
+    present = sorted(p.name for p in out.iterdir())
+    if not present:
+        return
+    if not overwrite:
+        raise FileExistsError(
+            f"out_dir: {out} is not empty ({len(present)} entries, e.g. {present[0]!r}); "
+            "pass --overwrite (overwrite=True) to replace an earlier run's report, or choose "
+            "another folder"
+        )
+    foreign = [name for name in present
+               if not (_RUN_FILES.fullmatch(name) and (out / name).is_file())]
+    if foreign:
+        raise FileExistsError(
+            f"out_dir: {out} holds files a run does not write ({', '.join(foreign[:5])}"
+            f"{', ...' if len(foreign) > 5 else ''}); not replaced even with --overwrite. "
+            "Choose another folder or move them"
+        )
+
+
+def _swap_in(tmp: Path, out: Path) -> None:
+    """Put the finished folder ``tmp`` at ``out`` by renames.
+
+    Absent or empty ``out``: one rename. Otherwise ``out`` is renamed aside, ``tmp`` renamed
+    in (``out`` restored if that fails) and the old folder removed. A kill between the two
+    renames leaves the old run complete beside ``out`` as ``.<name>.replaced-*``.
+    """
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+    if not out.exists():
+        os.rename(tmp, out)
+        return
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.replaced-"))
+    old.rmdir()
+    os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
 def run_main_job(out_dir: str | Path = "results", *, steps: int = 300, n_patches: int = 2000,
-                 seed: int = 0, progress: bool = True) -> Path:
+                 seed: int = 0, progress: bool = True, overwrite: bool = False) -> Path:
     """Evaluate every shipped model on held-out photo patches and write a report.
+
+    Parameters
+    ----------
+    out_dir : path
+        Output folder; created if absent. A non-empty folder is refused unless
+        ``overwrite``; even then it may hold only files of an earlier run
+        (``results.json``, ``report.html``, ``convergence.png``, ``dictionary_*.png``).
+    steps, n_patches, seed : int
+        Inference steps, held-out patches and seed (checked before anything is written).
+    overwrite : bool
+        Replace an earlier run's report in ``out_dir``.
 
     Returns
     -------
     Path
         ``<out_dir>/report.html``.
+
+    Raises
+    ------
+    ValueError
+        If ``steps``/``n_patches``/``seed`` are invalid (nothing is created).
+    FileExistsError
+        If ``out_dir`` is not empty and ``overwrite`` is False, holds files a run does not
+        write, or is a file.
+
+    Notes
+    -----
+    The files are written into a temporary folder beside ``out_dir`` and moved into place
+    by renames (see :func:`_swap_in`); on any error the temporary folder is removed and
+    ``out_dir`` is left as it was.
     """
+    steps = check_int(steps, "steps", minimum=1)
+    n_patches = check_int(n_patches, "n_patches", minimum=1)
+    seed = check_seed(seed)
+    if seed is None:
+        raise ValueError("seed: expected an integer in [0, 2**63 - 1], got None")
+    out = Path(out_dir)
+    _check_out(out, bool(overwrite))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        report = _run_into(tmp, steps=steps, n_patches=n_patches, seed=seed, progress=progress)
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a folder gets the usual mode
+        _check_out(out, bool(overwrite))  # again: the folder may have changed meanwhile
+        _swap_in(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out / report.name
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _run_into(out: Path, *, steps: int, n_patches: int, seed: int, progress: bool) -> Path:
     from .fond.convergence import run_convergence
     from .pretrained import list_pretrained
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     models = list_pretrained()
     if not models:
         raise ValueError("no shipped pretrained models found in neurofond/pretrained/")

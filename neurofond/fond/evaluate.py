@@ -12,7 +12,36 @@ from .._checks import check_int, check_torch_generator
 from .metrics import convergence_index, distance_to_ideal, squared_error_parts
 from .model import IterativeVAE
 
-__all__ = ["EvaluationResult", "evaluate", "run_inference"]
+__all__ = ["EvaluationResult", "check_device", "evaluate", "run_inference"]
+
+
+def check_device(device: str | torch.device, name: str = "device") -> torch.device:
+    """``device`` as a :class:`torch.device` that this torch build can use.
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is not a device string torch knows (``"cpu"``, ``"cuda"``,
+        ``"cuda:1"``, ...), or names CUDA / MPS where this build or machine has none, or a
+        CUDA index beyond the visible GPUs.
+    """
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError, ValueError):
+        raise ValueError(
+            f"{name}: expected a torch device such as 'cpu', 'cuda' or 'cuda:0', got {device!r}"
+        ) from None
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            why = ("this torch build has no CUDA support" if torch.version.cuda is None
+                   else "no CUDA GPU is visible")
+            raise ValueError(f"{name}: {device!r} is not available ({why}); use 'cpu'")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise ValueError(f"{name}: {device!r} is not available "
+                             f"({torch.cuda.device_count()} CUDA device(s) visible)")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"{name}: {device!r} is not available on this machine; use 'cpu'")
+    return dev
 
 
 @dataclass
@@ -90,6 +119,8 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
     seed : int
         Seed of the spike sampler; same seed -> same result.
     device : str or torch.device
+        Checked by :func:`check_device` (an unknown device or CUDA on a CPU build is a
+        ValueError naming ``device``).
     progress : bool
         Show a progress bar over batches.
 
@@ -101,6 +132,7 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
         ``zeros_at_convergence`` and ``spike_sampler`` (the hard-spike backend,
         :func:`neurofond.fond.sampling.hard_sampler_for`; None for Gaussian models).
     """
+    device = check_device(device)
     x_all = torch.as_tensor(np.asarray(patches), dtype=torch.float32)
     if x_all.ndim != 2 or x_all.shape[1] != model.config.n_inputs:
         raise ValueError(f"patches: expected shape (N, {model.config.n_inputs}), "
