@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,7 +56,19 @@ from .tiling import (
 from .timing import BLANK, DEFAULT_STATIC_STEPS, TrialSchedule, trial_schedule
 from .transform import MODES, PresentationTransform
 
-__all__ = ["DEFAULT_STATIC_STEPS", "InSilicoPopulation", "ParameterError", "TileLayout"]
+__all__ = ["CLAMP_MARGIN", "DEFAULT_STATIC_STEPS", "InSilicoPopulation", "MAX_RESULT_GB",
+           "ParameterError", "TileLayout"]
+
+#: Default ceiling (GB, 10^9 bytes) on the arrays :meth:`InSilicoPopulation.present` returns;
+#: larger requests are refused before anything is allocated (``max_result_gb`` raises it).
+MAX_RESULT_GB = 4.0
+
+#: An iP-VAE neuron is *at the clamp* in a step when its membrane potential ``u`` is within
+#: ``ln 2`` of the soft-clamp level ``c`` (``IterativeVAE.clamp_c``): ``u = c - softplus(c - v)``
+#: is ``>= c - ln 2`` exactly when the unclamped update ``v`` reached ``c``
+#: (:func:`neurofond.fond.model.soft_upper_clamp`). Its rate is then ``>= exp(c) / 2`` spikes
+#: per step (~11,000 for ``c = 10``): saturation, not a response.
+CLAMP_MARGIN = math.log(2.0)
 
 
 class ParameterError(ValueError, TypeError):
@@ -267,6 +280,7 @@ class InSilicoPopulation:
                 stimulus_steps: int | None = None, seed: int | None = 0,
                 batch_size: int = 1024, return_rates: bool = False, progress: bool = True,
                 record_steps: Iterable[int] | None = None,
+                max_result_gb: float = MAX_RESULT_GB,
                 **unknown: Any) -> xr.DataArray | xr.Dataset:
         """Present stimuli and record spike counts, one time bin per model step.
 
@@ -302,7 +316,13 @@ class InSilicoPopulation:
             Show a tqdm progress bar over presentations.
         record_steps : iterable of int, optional
             Steps to record, in the ``step`` coordinate (negative = blank);
-            default all. Only recorded steps are stored.
+            default all. Only recorded steps are stored. Non-integer steps are
+            refused (never truncated).
+        max_result_gb : float
+            Refuse (before allocating) a result larger than this many GB
+            (10^9 bytes): ``n_trials x n_stimuli x n_neurons x n_recorded``
+            counts at 1 byte each (4 for Gaussian models), plus 4 bytes each
+            for ``return_rates``. Default :data:`MAX_RESULT_GB` (4 GB).
 
         Returns
         -------
@@ -314,15 +334,31 @@ class InSilicoPopulation:
             ``y_px``; ``time`` coords ``step``, ``time_start_ms``,
             ``time_end_ms``; provenance in attrs. Counts are uint8 (uint16 or
             float32 if a count exceeds 255 / 65535) for iP-VAE, float32
-            activations for Gaussian models.
+            activations for Gaussian models. For iP-VAE, attrs
+            ``clamp_fraction_steps`` (fraction of the simulated neuron-steps,
+            blank included, at the soft clamp, see :data:`CLAMP_MARGIN`) and
+            ``clamp_fraction_neurons`` (fraction of neurons at the clamp in at
+            least one step of one presentation); ``""`` for Gaussian models.
 
         Raises
         ------
         ValueError
-            Bad stimuli (shape, non-finite values), ``n_trials < 1``, unknown
-            parameters, or ``ms_per_step`` inconsistent with
+            Bad stimuli (shape, non-finite values, luminance outside [0, 1], a
+            :class:`~neurofond.stimuli.Stimuli` changed after it was built:
+            :meth:`~neurofond.stimuli.Stimuli.validate`), ``n_trials < 1``,
+            non-integer ``record_steps``, a result above ``max_result_gb``,
+            unknown parameters, or ``ms_per_step`` inconsistent with
             ``stimuli.frame_rate_hz`` and ``steps_per_frame`` (the message names
             the argument).
+
+        Warns
+        -----
+        UserWarning
+            iP-VAE neurons reached the soft clamp of the membrane potential
+            (``u >= c - ln 2``): the message gives the fraction of neuron-steps
+            and of neurons, and what to do (lower the contrast; keep the
+            default ``"training_range"`` calibration of the presentation
+            transform). Responses at the clamp are saturation, not tuning.
 
         Notes
         -----
@@ -338,13 +374,15 @@ class InSilicoPopulation:
         Memory: the result (``n_trials x n_stimuli x n_neurons x n_recorded``
         counts, 1 byte each unless a count exceeds 255) plus one chunk of
         ``batch_size`` rows; 10^4 presentations x 512 neurons x 50 steps is
-        256 MB. Speed: on a shared, loaded CPU set ``OMP_WAIT_POLICY=PASSIVE``
+        256 MB. Larger results than ``max_result_gb`` are refused up front
+        (record fewer steps with ``record_steps``, or present in parts).
+        Speed: on a shared, loaded CPU set ``OMP_WAIT_POLICY=PASSIVE``
         before importing torch (its spinning OpenMP threads otherwise slow the
         small per-step operations many-fold) or use ``torch.set_num_threads(1)``.
         """
         _reject_unknown(unknown, "present", (
             "n_trials", "blank_steps", "steps_per_frame", "stimulus_steps", "seed",
-            "batch_size", "return_rates", "progress", "record_steps"))
+            "batch_size", "return_rates", "progress", "record_steps", "max_result_gb"))
         stim = _as_stimuli(stimuli)
         n_trials = check_int(n_trials, "n_trials", minimum=1)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
@@ -356,8 +394,12 @@ class InSilicoPopulation:
             seed = int(np.random.SeedSequence().entropy % (2**63))
         gen = check_torch_generator(seed, self.device)
 
+        max_result_gb = check_positive(max_result_gb, "max_result_gb")
         layout = self.layout(stim)
         n_stim, k, n_tiles, n_rec = len(stim), self.n_units, layout.n_tiles, schedule.n_recorded
+        _check_result_size(n_trials, n_stim, n_tiles * k, n_rec,
+                           np.dtype(record_dtype(self.model)).itemsize, return_rates,
+                           max_result_gb)
         spikes = np.zeros((n_trials, n_stim, n_tiles * k, n_rec), dtype=record_dtype(self.model))
         rates = (np.zeros((n_trials, n_stim, n_tiles * k, n_rec), dtype=np.float32)
                  if return_rates else None)
@@ -366,6 +408,7 @@ class InSilicoPopulation:
         stim_chunk = max(1, batch_size // rows_per_stim)
         blank_x = torch.full((1, self.patch_size**2), self.transform.blank_value(),
                              dtype=torch.float32, device=self.device)
+        clamp = _ClampCount(n_tiles * k) if self.model.is_poisson else None
         bar = _progress(n_stim * n_trials * n_tiles, progress, self.name)
         try:
             for s0 in range(0, n_stim, stim_chunk):
@@ -375,8 +418,11 @@ class InSilicoPopulation:
                     np.arange(s1 - s0), np.arange(n_trials), np.arange(n_tiles), indexing="ij"))
                 for r0 in range(0, si.size, batch_size):
                     sl = slice(r0, r0 + batch_size)
-                    counts, rate_buf = self._run_rows(x_all, si[sl], pi[sl], blank_x, schedule,
-                                                      gen, return_rates, spikes.dtype)
+                    counts, rate_buf, hits = self._run_rows(x_all, si[sl], pi[sl], blank_x,
+                                                            schedule, gen, return_rates,
+                                                            spikes.dtype)
+                    if clamp is not None and hits is not None:
+                        clamp.add(hits, pi[sl], k)
                     if counts.dtype != spikes.dtype:
                         spikes = spikes.astype(counts.dtype)
                     view = spikes.reshape(n_trials, n_stim, n_tiles, k, n_rec)
@@ -393,6 +439,12 @@ class InSilicoPopulation:
                                  steps_per_frame=schedule.steps_per_frame,
                                  stimulus_steps=schedule.stimulus_steps, seed=seed,
                                  batch_size=batch_size)
+        n_steps = n_trials * n_stim * n_tiles * k * (schedule.blank_steps
+                                                     + schedule.stimulus_steps)
+        attrs["clamp_fraction_steps"] = "" if clamp is None else clamp.fraction_steps(n_steps)
+        attrs["clamp_fraction_neurons"] = "" if clamp is None else clamp.fraction_neurons()
+        if clamp is not None and clamp.hits:
+            _warn_clamp(clamp, n_steps, float(self.model.clamp_c), self.transform)
         responses = build_responses(spikes, self.model, bin_ms=self.ms_per_step,
                                     stimulus_coords=stim.coords(),
                                     neuron_coords=tile_neuron_coords(layout, k),
@@ -432,9 +484,13 @@ class InSilicoPopulation:
     @torch.inference_mode()
     def _run_rows(self, x_all: np.ndarray, si: np.ndarray, pi: np.ndarray, blank_x: torch.Tensor,
                   schedule: TrialSchedule, gen: torch.Generator, return_rates: bool,
-                  dtype: np.dtype) -> tuple[np.ndarray, np.ndarray | None]:
-        """Simulate one chunk of rows; returns counts (B, K, n_rec) and rates or None."""
+                  dtype: np.dtype) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        """Simulate one chunk of rows; returns counts (B, K, n_rec), rates or None, and for
+        iP-VAE the number of steps each (row, neuron) spent at the clamp (B, K) (else None)."""
         model, b, k = self.model, si.size, self.n_units
+        hits = (torch.zeros((b, k), dtype=torch.int32, device=self.device)
+                if model.is_poisson else None)
+        threshold = float(model.clamp_c) - CLAMP_MARGIN
         n_rec, record_slot = schedule.n_recorded, schedule.record_slot
         counts = np.zeros((n_rec, b, k), dtype=dtype)
         rate_buf = np.zeros((n_rec, b, k), dtype=np.float32) if return_rates else None
@@ -452,6 +508,8 @@ class InSilicoPopulation:
                     x = torch.from_numpy(x_all[si, want, pi]).to(self.device)
                 residual = None  # the input changed: x - Phi z must be recomputed
             state, residual = model.step(state, x, generator=gen, residual=residual)
+            if hits is not None:
+                hits += state.u >= threshold
             slot = record_slot[step + schedule.blank_steps]
             if slot < 0:
                 continue
@@ -464,7 +522,8 @@ class InSilicoPopulation:
             if rate_buf is not None:
                 rate_buf[slot] = model.mean_response(state).cpu().numpy()
         out_rates = None if rate_buf is None else rate_buf.transpose(1, 2, 0)
-        return counts.transpose(1, 2, 0), out_rates
+        out_hits = None if hits is None else hits.cpu().numpy()
+        return counts.transpose(1, 2, 0), out_rates, out_hits
 
     def _provenance(self, stim: Stimuli, layout: TileLayout, **settings: Any) -> dict[str, Any]:
         cfg = self.model.config
@@ -506,10 +565,11 @@ def _as_stimuli(stimuli: Any) -> Stimuli:
         if not isinstance(frames, np.ndarray) or frames.ndim != 4 or min(frames.shape) < 1:
             raise ValueError(f"stimuli: expected frames of shape (n_stimuli, n_frames, H, W), "
                              f"got {getattr(frames, 'shape', None)}")
-        for start in range(0, frames.shape[0], 256):
-            if not np.isfinite(frames[start:start + 256]).all():
-                raise ValueError("stimuli: frames contain NaN or infinite values")
-        return stimuli
+        try:  # a Stimuli is mutable: check it again now, not only when it was built
+            return stimuli.validate()
+        except ValueError as exc:
+            raise ValueError(f"stimuli: no longer valid (changed after it was built?): "
+                             f"{exc}") from None
     if isinstance(stimuli, (np.ndarray, list, tuple)):
         arr = np.asarray(stimuli)
         if arr.ndim == 2:
@@ -524,6 +584,54 @@ def _as_stimuli(stimuli: Any) -> Stimuli:
         except ValueError as exc:
             raise ValueError(f"stimuli: {exc}") from None
     raise ValueError(f"stimuli: expected a Stimuli or an array of frames, got {type(stimuli)}")
+
+
+class _ClampCount:
+    """Steps at the clamp over a presentation: total, and which neurons ever reached it."""
+
+    def __init__(self, n_neurons: int) -> None:
+        self.hits = 0
+        self.neurons = np.zeros(n_neurons, dtype=bool)
+
+    def add(self, hits: np.ndarray, tiles: np.ndarray, k: int) -> None:
+        self.hits += int(hits.sum(dtype=np.int64))
+        rows, units = np.nonzero(hits)
+        self.neurons[tiles[rows] * k + units] = True
+
+    def fraction_steps(self, n_steps: int) -> float:
+        return float(self.hits / n_steps) if n_steps else 0.0
+
+    def fraction_neurons(self) -> float:
+        return float(self.neurons.mean()) if self.neurons.size else 0.0
+
+
+def _warn_clamp(clamp: _ClampCount, n_steps: int, c: float, transform: Any) -> None:
+    fix = "lower the stimulus contrast"
+    if getattr(transform, "calibration", "training_range") != "training_range":
+        fix += (" or present with the default calibrated transform "
+                "(transform='linear', calibration='training_range')")
+    warnings.warn(
+        f"present: {clamp.fraction_steps(n_steps):.2%} of the neuron-steps and "
+        f"{clamp.fraction_neurons():.1%} of the neurons ({int(clamp.neurons.sum())} of "
+        f"{clamp.neurons.size}) reached the soft clamp of the membrane potential "
+        f"(u >= c - ln 2 = {c - CLAMP_MARGIN:.2f}, >= {math.exp(c) / 2:.0f} spikes per step); "
+        f"responses there are saturation, not tuning. To avoid it, {fix}; the fractions are "
+        f"in attrs clamp_fraction_steps and clamp_fraction_neurons",
+        UserWarning, stacklevel=3)
+
+
+def _check_result_size(n_trials: int, n_stim: int, n_neurons: int, n_rec: int, itemsize: int,
+                       return_rates: bool, max_gb: float) -> None:
+    """Refuse a result above ``max_gb`` before anything is allocated."""
+    n = n_trials * n_stim * n_neurons * n_rec
+    gb = n * (itemsize + (4 if return_rates else 0)) / 1e9
+    if gb > max_gb:
+        raise ValueError(
+            f"n_trials: the result would take ~{gb:.3g} GB ({n_trials} trials x {n_stim} "
+            f"stimuli x {n_neurons} neurons x {n_rec} recorded steps x "
+            f"{itemsize + (4 if return_rates else 0)} bytes), above max_result_gb="
+            f"{max_gb:g}; use fewer trials or stimuli, record fewer steps (record_steps), "
+            f"present in parts, or raise max_result_gb")
 
 
 def _progress(total: int, enabled: bool, name: str) -> Any:

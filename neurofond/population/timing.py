@@ -91,14 +91,29 @@ def recorded_steps(record_steps: Iterable[int] | None, blank_steps: int,
     Raises
     ------
     ValueError
-        Non-integer steps, no steps, or a step outside the trial.
+        Non-integer steps (``0.5``, ``1.7``, ``True`` or strings are refused, never
+        truncated; whole floats such as ``2.0`` are accepted), no steps, or a step
+        outside the trial.
     """
     if record_steps is None:
         return np.arange(-blank_steps, stimulus_steps)
+    if isinstance(record_steps, (str, bytes)):
+        raise ValueError(f"record_steps: expected integer steps, got {record_steps!r}")
     try:
-        steps = np.unique(np.asarray(list(record_steps), dtype=np.int64))
-    except (TypeError, ValueError):
+        values = list(record_steps)
+    except TypeError:
         raise ValueError(f"record_steps: expected integer steps, got {record_steps!r}") from None
+    out = []
+    for value in values:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"record_steps: expected integer steps, got {value!r} in "
+                             f"{record_steps!r}")
+        if not (math.isfinite(float(value)) and float(value) == int(value)):
+            raise ValueError(f"record_steps: expected integer steps, got {value!r} in "
+                             f"{record_steps!r} (steps are not rounded)")
+        out.append(int(value))
+    steps = np.unique(np.asarray(out, dtype=np.int64))
     if steps.size == 0 or steps[0] < -blank_steps or steps[-1] >= stimulus_steps:
         raise ValueError(f"record_steps: expected steps in [{-blank_steps}, {stimulus_steps - 1}]"
                          f", got {record_steps!r}")

@@ -143,6 +143,27 @@ class Stimuli:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> Stimuli:
+        """Check the stimuli again (every check of the constructor) and return them.
+
+        A :class:`Stimuli` is a mutable container: frames or parameters changed after it
+        was built (``stim.frames[0] = 2.0``, a parameter column of the wrong length) are
+        caught here; :meth:`neurofond.population.InSilicoPopulation.present` calls it
+        before presenting. Frames are checked in blocks of stimuli, so no full-size
+        temporary array is made.
+
+        Returns
+        -------
+        Stimuli
+            ``self`` (frames converted to float32 if they were replaced by another dtype).
+
+        Raises
+        ------
+        ValueError
+            As the constructor (the message names the field).
+        """
         frames = np.asarray(self.frames)
         if frames.ndim != 4:
             raise ValueError(
@@ -154,13 +175,15 @@ class Stimuli:
         if not np.issubdtype(frames.dtype, np.number) or np.iscomplexobj(frames):
             raise ValueError(f"frames: expected real numbers, got dtype {frames.dtype}")
         frames = frames.astype(np.float32, copy=False)
-        if not np.all(np.isfinite(frames)):
-            raise ValueError("frames: expected finite luminance values, found NaN or inf")
-        if frames.size and (frames.min() < -_LUM_TOL or frames.max() > 1 + _LUM_TOL):
-            raise ValueError(
-                "frames: expected luminance in [0, 1], got range "
-                f"[{frames.min():.4g}, {frames.max():.4g}]"
-            )
+        for start in range(0, frames.shape[0], 256):
+            block = frames[start:start + 256]
+            if not np.all(np.isfinite(block)):
+                raise ValueError("frames: expected finite luminance values, found NaN or inf")
+            if block.size and (block.min() < -_LUM_TOL or block.max() > 1 + _LUM_TOL):
+                raise ValueError(
+                    "frames: expected luminance in [0, 1], got range "
+                    f"[{frames.min():.4g}, {frames.max():.4g}]"
+                )
         self.frames = frames
         n = frames.shape[0]
         if not isinstance(self.params, Mapping):
@@ -181,6 +204,7 @@ class Stimuli:
                 )
         self.frame_rate_hz = _frame_rate(self.frame_rate_hz)
         self.meta = dict(self.meta)
+        return self
 
     # ---- shape
     def __len__(self) -> int:
