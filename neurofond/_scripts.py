@@ -83,9 +83,26 @@ def pick(value: Any, quick: bool, fast: Any, full: Any) -> Any:
 
 
 def main_wrapper(run_from_args: Callable[[], Iterable[Any] | None]) -> int:
-    """Run ``run_from_args()``, print the time taken and the paths it returns; exit code 0."""
+    """Run ``run_from_args()``, print the time taken and the paths it returns; exit code 0.
+
+    A bad argument (``ValueError``, including a checkpoint that cannot be loaded,
+    ``FileNotFoundError``, ``FileExistsError``) prints ``<script>: error: <message>`` on
+    stderr (the message names the argument, e.g. ``checkpoint: ...``) and returns 2, without
+    a traceback; output folders this run created with :func:`out_dir` are removed again when
+    still empty.
+    """
     t0 = time.perf_counter()
-    result_paths = run_from_args()
+    _CREATED.clear()
+    try:
+        result_paths = run_from_args()
+    except (ValueError, FileNotFoundError, FileExistsError) as err:
+        for folder in reversed(_CREATED):
+            try:
+                folder.rmdir()  # only when empty: never removes results
+            except OSError:
+                pass
+        print(f"{Path(sys.argv[0]).name or 'neurofond'}: error: {err}", file=sys.stderr)
+        return 2
     print(f"done in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     for p in result_paths or ():
         print(p)
@@ -95,10 +112,17 @@ def main_wrapper(run_from_args: Callable[[], Iterable[Any] | None]) -> int:
 # --------------------------------------------------------------------------- writers
 
 
+#: folders created by :func:`out_dir` during the current :func:`main_wrapper` call
+_CREATED: list[Path] = []
+
+
 def out_dir(out: str | os.PathLike) -> Path:
-    """``out`` as a Path, created with its parents."""
+    """``out`` as a Path, created with its parents (recorded so that a failed script
+    removes the folders it created when they are still empty)."""
     path = Path(out)
+    missing = [p for p in (path, *path.parents) if not p.exists()]
     path.mkdir(parents=True, exist_ok=True)
+    _CREATED.extend(reversed(missing))
     return path
 
 

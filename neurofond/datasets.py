@@ -37,6 +37,7 @@ import importlib.util
 import json
 import os
 import shutil
+import sys
 import tempfile
 import urllib.request
 import warnings
@@ -471,8 +472,8 @@ def _cli_list(args: argparse.Namespace) -> int:
 def _cli_info(args: argparse.Namespace) -> int:
     try:
         info = dataset_info(args.name)
-    except ValueError as err:
-        print(f"error: {err}")
+    except (ValueError, OSError) as err:
+        print(f"neurofond datasets: error: {err}", file=sys.stderr)
         return 1
     print(f"{info['name']}: {info.get('title', '')}")
     print(f"  license:  {info.get('license')}")
@@ -491,8 +492,8 @@ def _cli_info(args: argparse.Namespace) -> int:
 def _cli_fetch(args: argparse.Namespace) -> int:
     try:
         folder = fetch(args.name, args.dest)
-    except ValueError as err:
-        print(f"error: {err}")
+    except (ValueError, OSError) as err:
+        print(f"neurofond datasets: error: {err}", file=sys.stderr)
         return 1
     print(f"{args.name}: {folder}")
     return 0
@@ -501,8 +502,8 @@ def _cli_fetch(args: argparse.Namespace) -> int:
 def _cli_verify(args: argparse.Namespace) -> int:
     try:
         result = verify(args.name)
-    except (ValueError, FileNotFoundError) as err:
-        print(f"error: {err}")
+    except (ValueError, OSError) as err:
+        print(f"neurofond datasets: error: {err}", file=sys.stderr)
         return 1
     for file, ok in result.items():
         status = {True: "ok", False: "MISMATCH", None: "no checksum recorded"}[ok]

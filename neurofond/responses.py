@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from neurofond._checks import check_positive
+
 DIMS: tuple[str, str, str, str] = ("trial", "stimulus", "neuron", "time")
 
 #: ``attrs["units"]`` of spike counts.
@@ -108,8 +110,7 @@ def make_responses(
             "counts: expected a 4-D array (trial, stimulus, neuron, time), "
             f"got shape {counts.shape}"
         )
-    if not np.isfinite(bin_ms) or bin_ms <= 0:
-        raise ValueError(f"bin_ms: expected a positive number of milliseconds, got {bin_ms!r}")
+    bin_ms = check_positive(bin_ms, "bin_ms")  # a string such as '10' is refused by name
     n_trial, n_stim, n_neuron, n_time = counts.shape
     if n_trial == 0:
         raise ValueError("counts: zero trials; expected at least one trial")

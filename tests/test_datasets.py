@@ -197,10 +197,12 @@ def test_cli(capsys, tmp_path):
     )
     assert args.dest == str(tmp_path)
     assert args.func(args) == 1
-    assert "no public download source" in capsys.readouterr().out
+    captured = capsys.readouterr()  # errors on stderr, nothing on stdout
+    assert "no public download source" in captured.err and captured.out == ""
     args = parser.parse_args(["datasets", "info", "nope"])
     assert args.func(args) == 1
-    assert "known datasets" in capsys.readouterr().out
+    captured = capsys.readouterr()
+    assert "known datasets" in captured.err and captured.out == ""
     with pytest.raises(SystemExit):
         parser.parse_args(["datasets"])
 
