@@ -9,22 +9,28 @@ with one row per stimulus: every parameter column, ``stimulus_id`` and
 contrast grating spans only 5 grey levels, so low contrasts are quantised.
 
 Files are cached: a folder holds a ``manifest.json`` with the hash of what was
-written, and a second call with the same content reuses the files. The
-StimulusSet ``identifier`` ends with that hash, so Brain-Score's caches keyed
-by identifier (``place_on_screen``) never serve stale images.
+written (the key) and the SHA-256 of every PNG file, and a second call with the
+same content reuses the files after checking every file against its SHA-256.
+A missing, damaged or replaced file (e.g. two PNGs swapped) makes the cache
+invalid: it is rebuilt with a warning naming the files, or, when it cannot be
+rewritten, an error names the folder. Manifests without file hashes (written
+before hashes were recorded) are rebuilt too. The StimulusSet ``identifier``
+ends with the key, so Brain-Score's caches keyed by identifier
+(``place_on_screen``) never serve stale images.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._files import atomic_path, atomic_write_json
 from ..stimuli import ScreenGeometry, Stimuli
 
 __all__ = ["BRAINSCORE_COLUMN_ALIASES", "grating_stimulus_set", "load_image",
@@ -111,26 +117,66 @@ def _ids(table: Mapping[str, np.ndarray], n: int, prefix: str) -> list[str]:
     return [f"{prefix}{i:05d}" for i in range(n)]
 
 
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
 def _cached(directory: Path, key: str, files: list[str]) -> bool:
+    """True when ``directory`` holds ``files`` for ``key`` with the SHA-256 the manifest
+    records; warns naming the files when a matching manifest's files do not verify."""
     manifest = directory / "manifest.json"
     try:
         data = json.loads(manifest.read_text())
     except (OSError, ValueError):
         return False
-    return data.get("key") == key and all((directory / f).is_file() for f in files)
+    if not isinstance(data, dict) or data.get("key") != key:
+        return False
+    hashes = data.get("sha256")
+    if not isinstance(hashes, dict):  # a manifest of the format without file hashes
+        return False
+    bad = []
+    for name in files:
+        path = directory / name
+        try:
+            ok = path.is_file() and hashes.get(name) == _sha256(path)
+        except OSError:
+            ok = False
+        if not ok:
+            bad.append(name)
+    if bad:
+        shown = ", ".join(bad[:5]) + (f" and {len(bad) - 5} more" if len(bad) > 5 else "")
+        warnings.warn(
+            f"stimulus cache {directory}: {shown} missing or not matching the SHA-256 in "
+            f"{manifest.name} (damaged or replaced); rebuilding the cache",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        return False
+    return True
 
 
 def _write_all(directory: Path, key: str, files: list[str],
                render: Callable[[int, int], np.ndarray], n: int, batch: int = 64) -> None:
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "manifest.json").unlink(missing_ok=True)
-    for start in range(0, n, batch):
-        frames = render(start, min(n, start + batch))
-        for i, frame in enumerate(frames):
-            tmp = directory / f".{files[start + i]}.tmp"
-            write_png(frame, tmp)
-            os.replace(tmp, directory / files[start + i])
-    (directory / "manifest.json").write_text(json.dumps({"key": key, "n": n}) + "\n")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "manifest.json").unlink(missing_ok=True)
+        hashes: dict[str, str] = {}
+        for start in range(0, n, batch):
+            frames = render(start, min(n, start + batch))
+            for i, frame in enumerate(frames):
+                name = files[start + i]
+                path = atomic_path(directory / name,
+                                   lambda tmp, frame=frame: write_png(frame, tmp))
+                hashes[name] = _sha256(path)
+        atomic_write_json(directory / "manifest.json",
+                          {"key": key, "n": n, "sha256": hashes})
+    except OSError as err:
+        raise OSError(f"stimulus cache {directory}: cannot (re)build it ({err}); remove the "
+                      "folder or choose another one") from err
 
 
 def stimulus_set_from_stimuli(stimuli: Stimuli, directory: str | Path, identifier: str, *,
@@ -144,7 +190,8 @@ def stimulus_set_from_stimuli(stimuli: Stimuli, directory: str | Path, identifie
         ``stimulus_id`` comes from ``params['stimulus_id']`` when present
         (must be unique), else ``<identifier>_00000`` ...
     directory : path
-        Folder for the PNG files (created; reused when its manifest matches).
+        Folder for the PNG files (created; reused when its manifest matches and every
+        file has the SHA-256 the manifest records, else rebuilt with a warning).
     identifier : str
         Prefix of the StimulusSet identifier; the content hash is appended
         (``<identifier>.<hash>``).
