@@ -135,3 +135,19 @@ def test_a_huge_result_is_refused_before_allocating():
     pop.present(_sweep(), max_result_gb=n * 1e-9, **KW)
     with pytest.raises(ValueError, match="x 5 bytes"):
         pop.present(_sweep(), max_result_gb=n * 1e-9, return_rates=True, **KW)
+
+
+def test_every_shipped_protocol_keeps_the_shipped_ipvae_off_the_clamp(shipped):
+    from neurofond.stimuli import PROTOCOL_DIR, list_protocols, load_protocol
+
+    names = list_protocols(PROTOCOL_DIR)
+    assert len(names) >= 5
+    for name in names:
+        protocol = load_protocol(name)
+        pop = InSilicoPopulation(shipped.model, shipped.preprocessing,
+                                 ms_per_step=protocol.presentation["ms_per_step"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # the clamp warning would fail the test
+            resp = pop.present_protocol(protocol, n_trials=1, seed=0, progress=False,
+                                        record_steps=[0])
+        assert resp.attrs["clamp_fraction_neurons"] == 0.0, name
