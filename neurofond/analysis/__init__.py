@@ -17,6 +17,14 @@ from neurofond.analysis.ceilings import (
     split_half_reliability,
 )
 from neurofond.analysis.contrast import fit_naka_rushton, naka_rushton
+from neurofond.analysis.correlations import (
+    correlation_pairs,
+    noise_correlation_by_distance,
+    noise_correlation_by_signal,
+    noise_correlations,
+    noise_correlations_over_time,
+    signal_correlations,
+)
 from neurofond.analysis.estimators import PLSPredictor, PoissonGLMPredictor, RidgePredictor
 from neurofond.analysis.latency import psth, response_latency
 from neurofond.analysis.predictivity import cross_validated_predictivity
@@ -71,4 +79,10 @@ __all__ = [
     "fev",
     "feve",
     "ceiled_score",
+    "noise_correlations",
+    "signal_correlations",
+    "correlation_pairs",
+    "noise_correlation_by_signal",
+    "noise_correlation_by_distance",
+    "noise_correlations_over_time",
 ]
