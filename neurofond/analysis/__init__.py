@@ -25,6 +25,7 @@ from neurofond.analysis.correlations import (
     noise_correlations_over_time,
     signal_correlations,
 )
+from neurofond.analysis.direction import direction_selectivity
 from neurofond.analysis.estimators import PLSPredictor, PoissonGLMPredictor, RidgePredictor
 from neurofond.analysis.latency import psth, response_latency
 from neurofond.analysis.predictivity import cross_validated_predictivity
@@ -85,4 +86,5 @@ __all__ = [
     "noise_correlation_by_signal",
     "noise_correlation_by_distance",
     "noise_correlations_over_time",
+    "direction_selectivity",
 ]
