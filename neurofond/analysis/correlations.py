@@ -317,6 +317,8 @@ def noise_correlations(
         n_tr += (fi * n_u).T @ fi
         for k in reason_counts:
             b = (code[cu] == k).astype(np.float64)
+            if not b.any():
+                continue
             a_k = b.sum(0)
             reason_counts[k] += a_k[:, None] + a_k[None, :] - b.T @ b
 
