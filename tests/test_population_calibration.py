@@ -151,3 +151,22 @@ def test_every_shipped_protocol_keeps_the_shipped_ipvae_off_the_clamp(shipped):
             resp = pop.present_protocol(protocol, n_trials=1, seed=0, progress=False,
                                         record_steps=[0])
         assert resp.attrs["clamp_fraction_neurons"] == 0.0, name
+
+
+def test_protocol_survey_script_writes_its_table(tmp_path, shipped):
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "analyses" / "protocol_survey.py"
+    spec = importlib.util.spec_from_file_location("protocol_survey", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--out", str(tmp_path), "--protocols", "sf_tuning", "natural_movie",
+                     "--trials", "1", "--no-progress"]) == 0
+    res = json.loads((tmp_path / "protocol_survey.json").read_text())["protocols"]
+    sf = res["sf_tuning"]
+    assert sf["clamp_fraction_neurons"] == 0.0 and sf["settings"]["calibration"] == "training_range"
+    assert 10 < sf["peak_rate_hz"]["median"] < 300 and sf["osi"]["median"] > 0.5
+    assert res["natural_movie"]["tuned_over"] is None and "osi" not in res["natural_movie"]
+    assert (tmp_path / "protocol_survey.png").stat().st_size > 0
