@@ -5,7 +5,7 @@ et al. 2002, J Neurophysiol 88:888-913):
 
 1. Tuning sweep (neuron selection). Static full-field gratings, 12 orientations
    (0-165 deg) x 6 spatial frequencies (0.5-6 c/deg, log-spaced) x 4 phases at contrast
-   ``sweep_contrast`` (default: the highest test contrast, at most 0.2), shown for 40
+   ``sweep_contrast`` (default: the highest test contrast), shown for 40
    steps after 20 blank steps; the response is the posterior-mean rate (expected spike
    count ``exp(u)``) summed over steps 10-39. For every neuron: preferred SF and
    orientation (peak of the phase-averaged response), preferred phase (best of the 4 at
@@ -19,7 +19,7 @@ et al. 2002, J Neurophysiol 88:888-913):
 2. Drifting gratings at each selected neuron's preferred orientation (drift along the
    wave vector) and SF, starting at its preferred phase (so the latency reflects the
    dynamics, not the grating's phase at onset), at ``contrasts`` (default 7 log-spaced
-   from 0.03 to 0.25, see below), temporal frequency 2 Hz, for one cycle (500 ms), after
+   from 0.15 to 1, see below), temporal frequency 2 Hz, for one cycle (500 ms), after
    a 300 ms mean-gray blank period (baseline). Time: 5 ms per model step, 5 steps per
    frame (40 Hz), as in the ``contrast_latency`` protocol. Trials (default 50, ``--full``
    200) differ only by the Poisson spike sampling.
@@ -40,13 +40,11 @@ et al. 2002, J Neurophysiol 88:888-913):
    the paper's unit); ``paired_onset_shift_ms`` is the same difference per neuron.
    A Naka-Rushton function is fit to the population's mean evoked rate vs contrast.
 
-Contrast range: the linear presentation transform keeps the model input proportional to
-contrast; a contrast of ~0.2 gives inputs of the size of the natural-image patches the
-model was trained on, and above ~0.25-0.3 (at 3-4 c/deg) the shipped iP-VAE enters a
-runaway regime (rates pinned at the soft clamp, ~exp(10) spikes per step), where the
-"latency" is the first bin for every neuron. The default range therefore spans
-0.03-0.25; ``--contrasts`` sets any other (the paper scales contrast to its own input
-units).
+Contrast range: the presentation transform keeps the model input proportional to contrast
+and maps contrast 1 to the top of the training-input range (``calibration="training_range"``,
+docs/insilico.md), so no contrast in [0, 1] drives the model to its clamp. The default
+range spans 0.15-1 (log-spaced); ``--contrasts`` sets any other (the paper scales contrast
+to its own input units).
 
 Units: the model has no intrinsic time scale; ``ms_per_step`` only labels the axis, so
 ``shift_steps`` is the model-native quantity.
@@ -154,7 +152,7 @@ def run(out: str | Path, checkpoint: str | None = None, *, contrasts: Any = None
     ----------
     out : output folder (created).
     checkpoint : iP-VAE name or path (default ``ipvae-k512-b24-photos``).
-    contrasts : Michelson contrasts (default ``geomspace(0.03, 0.25, 7)``).
+    contrasts : Michelson contrasts (default ``geomspace(0.15, 1.0, 7)``).
     n_trials, n_neurons : fast 50 / 32, full 200 / 128.
     tf_hz, n_cycles : drift temporal frequency and cycles shown.
     ms_per_step, steps_per_frame, blank_steps : timing (frame rate =
@@ -168,7 +166,7 @@ def run(out: str | Path, checkpoint: str | None = None, *, contrasts: Any = None
         anti-preferred phase).
     osi_min, min_rate_hz : selection criterion (see the module docstring).
     sweep_sfs : SFs of the tuning sweep (c/deg; default 0.5-6, 6 log-spaced).
-    sweep_contrast : contrast of the tuning sweep (default min(max(contrasts), 0.2)).
+    sweep_contrast : contrast of the tuning sweep (default max(contrasts)).
     """
     from tqdm.auto import tqdm
 
@@ -181,7 +179,7 @@ def run(out: str | Path, checkpoint: str | None = None, *, contrasts: Any = None
         print(f"warning: {ck.name} is not an iP-VAE; 'spikes' are sampled activations",
               file=sys.stderr)
     contrasts = np.sort(np.asarray(contrasts if contrasts is not None
-                                   else np.geomspace(0.03, 0.25, 7), dtype=float))
+                                   else np.geomspace(0.15, 1.0, 7), dtype=float))
     if contrasts.size < 2 or contrasts.min() <= 0 or contrasts.max() > 1:
         raise ValueError(f"contrasts: expected >= 2 values in (0, 1], got {contrasts.tolist()}")
     n_trials = int(common.pick(n_trials, quick, 50, 200))
@@ -202,7 +200,7 @@ def run(out: str | Path, checkpoint: str | None = None, *, contrasts: Any = None
 
     # 1. selection
     sfs = np.sort(np.asarray(sweep_sfs if sweep_sfs is not None else SWEEP_SFS, dtype=float))
-    sweep_contrast = float(min(contrasts.max(), 0.2) if sweep_contrast is None
+    sweep_contrast = float(contrasts.max() if sweep_contrast is None
                            else sweep_contrast)
     tun = tuning_sweep(pop, geometry, seed=seed, progress=progress, sfs=sfs,
                        contrast=sweep_contrast)
@@ -426,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--checkpoint", default=None, metavar="NAME_OR_PATH",
                     help=f"iP-VAE checkpoint (default {DEFAULT_MODEL})")
     ap.add_argument("--contrasts", type=float, nargs="+", default=None,
-                    help="default: 7 log-spaced 0.03-0.25")
+                    help="default: 7 log-spaced 0.15-1")
     ap.add_argument("--trials", type=int, default=None, help="fast 50, full 200")
     ap.add_argument("--neurons", type=int, default=None, help="max neurons (fast 32, full 128)")
     ap.add_argument("--tf", type=float, default=2.0, help="temporal frequency (Hz)")

@@ -17,14 +17,11 @@ them. The orientation set (4 SF 0.77-6.17 c/deg x 3 radii x 12 orientations x 8 
 phases) the SFs at or above the model's Nyquist limit are dropped (8.7-14.7 c/deg: 4 of
 22) because they would alias.
 
-Contrast (a deliberate departure from the benchmark's contrast 1): default 0.2. The
-linear presentation transform keeps the model input proportional to contrast, and the
-whitening boosts exactly the mid SFs of a grating, so a full-contrast grating gives
-inputs ~5x the amplitude of the natural-image patches the models were trained on; a
-contrast of ~0.2 gives natural-image-sized inputs. Above ~0.35 the shipped iP-VAE enters
-a runaway regime (rates pinned at the soft clamp, ~exp(10) spikes per step, for most
-orientations and phases), which makes its tuning measures artefacts of saturation.
-``--contrast 1`` reproduces the benchmark's stimuli exactly.
+Contrast: default 1, the benchmark's. The presentation transform maps contrast 1 to the
+top of the training-input range (``calibration="training_range"``, docs/insilico.md), so
+every contrast in [0, 1] stays inside it; under the older photo-std calibration a
+full-contrast grating gave ~5x the amplitude of the training patches and made the shipped
+iP-VAE run away to its clamp.
 
 Presentation and readout: 20 blank steps, the grating for 20 steps (10 ms per step), the
 response summed over 70-170 ms after onset (the benchmark's window). ``measure="rates"``
@@ -231,7 +228,7 @@ def survey_model(ck, *, contrast: float, n_trials: int, measure: str, patch_size
     return summary, rows
 
 
-def run(out: str | Path, checkpoints: list[str] | None = None, *, contrast: float = 0.2,
+def run(out: str | Path, checkpoints: list[str] | None = None, *, contrast: float = 1.0,
         n_trials: int | None = None, measure: str = "rates", patch_size_deg: float = 1.0,
         canvas_deg: float = 4.0, ms_per_step: float = 10.0, blank_steps: int = 20,
         stimulus_steps: int = 20, window_ms: tuple[float, float] = (70.0, 170.0),
@@ -305,7 +302,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = common.parser(__doc__, default_out="results/tuning_survey")
     ap.add_argument("--checkpoint", action="append", default=None, metavar="NAME_OR_PATH",
                     help=f"repeatable (default: {' '.join(SHIPPED)})")
-    ap.add_argument("--contrast", type=float, default=0.2,
+    ap.add_argument("--contrast", type=float, default=1.0,
                     help="grating contrast (the benchmark uses 1; see the docstring)")
     ap.add_argument("--trials", type=int, default=None, help="fast 1, full 20")
     ap.add_argument("--measure", choices=("rates", "spikes"), default="rates")

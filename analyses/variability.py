@@ -19,10 +19,9 @@ or less variable than Poisson. The measures are those used for cortical recordin
   cortical signature the model can be compared with.
 
 Stimuli: full-field static gratings, 12 orientations x SF {1.5, 3} c/deg x 2 phases (fast,
-48 stimuli) or 12 x {1, 2, 4} x 4 phases (``--full``, 144), at ``contrast`` (default 0.2:
-the linear presentation transform keeps inputs proportional to contrast, and 0.2 gives
-input amplitudes of the order of the natural-image patches the model was trained on;
-``--contrast 1`` for full contrast). One model patch covers 1 deg (16 px/deg). Timing:
+48 stimuli) or 12 x {1, 2, 4} x 4 phases (``--full``, 144), at ``contrast`` (default 1:
+the presentation transform maps contrast 1 to the top of the training-input range, see
+docs/insilico.md). One model patch covers 1 deg (16 px/deg). Timing:
 300 ms blank, 500 ms grating, 10 ms per step. Trials: 30 (fast) / 100 (full).
 Only neurons whose expected count (posterior rate, a 1-trial pilot) in the counting window
 reaches ``min_count`` for some stimulus are recorded, to bound memory.
@@ -53,7 +52,7 @@ from neurofond.population.windowed import window_responses
 from neurofond.pretrained import DEFAULT_MODEL, resolve_checkpoints
 
 
-def run(out: str | Path, checkpoint: str | None = None, *, contrast: float = 0.2,
+def run(out: str | Path, checkpoint: str | None = None, *, contrast: float = 1.0,
         n_trials: int | None = None, orientations: Any = None, sfs: Any = None,
         phases: Any = None, ms_per_step: float = 10.0, blank_steps: int = 30,
         stimulus_steps: int = 50, count_window_ms: tuple[float, float] = (100.0, 500.0),
@@ -256,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = common.parser(__doc__, default_out="results/variability")
     ap.add_argument("--checkpoint", default=None, metavar="NAME_OR_PATH",
                     help=f"iP-VAE checkpoint (default {DEFAULT_MODEL})")
-    ap.add_argument("--contrast", type=float, default=0.2)
+    ap.add_argument("--contrast", type=float, default=1.0)
     ap.add_argument("--trials", type=int, default=None, help="fast 30, full 100")
     ap.add_argument("--min-count", type=float, default=1.0)
     ap.add_argument("--window-ms", type=float, default=50.0)

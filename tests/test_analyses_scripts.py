@@ -157,7 +157,7 @@ def test_variability(tmp_path, checkpoints):
     res = mod.run(tmp_path, str(checkpoints["poisson"]), n_trials=6,
                   orientations=[0.0, 45.0, 90.0, 135.0], sfs=[2.0], phases=[0.0],
                   blank_steps=10, stimulus_steps=30, count_window_ms=(100.0, 300.0),
-                  n_resamples=3, contrast=0.5, progress=False)
+                  n_resamples=3, contrast=1.0, progress=False)
     on_disk = _json(tmp_path / "variability.json")
     ff = on_disk["fano_factor"]
     assert {"median", "q25", "q75", "iqr", "n"} <= set(ff)
