@@ -247,8 +247,8 @@ class IterativeVAEBrainModel(BrainModel):
         """Model from a saved checkpoint (``.safetensors``); identifier defaults to the stem.
 
         ``transform`` is the presentation mode (``"linear"`` or ``"training"``);
-        ``transform_gain`` fixes the linear-mode gain (default: calibrated on
-        the bundled photos, :func:`neurofond.population.calibrate_gain`).
+        ``transform_gain`` fixes the linear-mode gain (default: contrast 1 maps to the
+        top of the training-input range, :func:`neurofond.population.calibrate_gain`).
         Other keyword arguments go to the constructor.
         """
         from ..fond.checkpoint import load_checkpoint
