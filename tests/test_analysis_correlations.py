@@ -132,6 +132,15 @@ def test_affine_rescaling_symmetry_and_diagonal():
     np.testing.assert_allclose(permuted["r_sc"].values, r[np.ix_(perm, perm)], atol=1e-12)
 
 
+def test_signed_activations():
+    x = _poisson(seed=13) - 20.0  # negative means, as iG-VAE activations can have
+    act = _resp(x, units="a.u. per bin", signed=True)
+    nc = noise_correlations(act)
+    assert (nc["condition_exclusion"].values == 0).all()
+    np.testing.assert_allclose(nc["r_sc"].values,
+                               noise_correlations(_resp(x + 20.0))["r_sc"].values, atol=1e-12)
+
+
 def test_coordinates_and_attrs():
     x = _poisson(n_neur=4)
     r = _resp(x, neuron_coords={"tetrode": [1, 1, 2, 3]},
@@ -355,3 +364,23 @@ def test_ecker2010_mean_rsc_is_small(shared_data_dir):
     assert vals.size > 500
     # Ecker et al. 2010: 0.005 +/- 0.004 (awake); our criteria differ, mean stays near 0
     assert abs(vals.mean()) < 0.05
+
+
+@pytest.mark.data
+def test_analysis_script_on_ecker2010(shared_data_dir, tmp_path):
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = shared_data_dir / "ecker2010_v1_gratings" / "data_v1_binned_static.mat"
+    if not path.is_file():
+        pytest.skip(f"Ecker 2010 static release not found at {path}")
+    script = Path(__file__).resolve().parents[1] / "analyses" / "correlations.py"
+    subprocess.run([sys.executable, str(script), "--skip-model", "--data-path", str(path),
+                    "--out", str(tmp_path / "out"), "--no-progress"], check=True,
+                   capture_output=True, timeout=300)
+    res = json.loads((tmp_path / "out" / "correlations.json").read_text())
+    r = res["ecker2010"]["r_sc"]
+    assert r["n"] > 500 and abs(r["mean"]) < 0.05
+    assert (tmp_path / "out" / "correlations.png").is_file()

@@ -159,7 +159,8 @@ def _condition_codes(
     rate = mean * (1000.0 / duration_ms)
     code = np.zeros(n.shape, dtype=np.int8)
     code[hi <= lo] = 3
-    code[rate < min_rate_hz] = 2
+    if min_rate_hz > 0:  # no rate criterion at 0 (signed activations can have mean < 0)
+        code[rate < min_rate_hz] = 2
     code[n < min_trials] = 1
     return code, n, mean
 
