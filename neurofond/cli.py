@@ -252,6 +252,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .pretrained.official import register_cli as register_official_cli
 
     register_official_cli(sub)
+    from .compare.cli import register_cli as register_compare_cli
+
+    register_compare_cli(sub)
     return parser
 
 

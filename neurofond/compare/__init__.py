@@ -1,5 +1,9 @@
 """The comparison engine: model neurons vs recorded macaque V1 units (Ecker et al. 2010 gratings).
 
+:func:`compare` is the dataset-agnostic entry point (any recorded grating Responses;
+:mod:`neurofond.compare.api`, files via :func:`write_outputs`, command ``neurofond compare``,
+``docs/compare.md``); it runs the engine described below on the given sessions.
+
 :func:`compare_ecker2010` runs candidates x recording sessions and returns tables;
 ``analyses/ecker2010_comparison.py`` is its command line (files and figures). Modules:
 :mod:`~neurofond.compare.protocol` (grids, windows, criteria), :mod:`~neurofond.compare.sessions`
@@ -106,8 +110,10 @@ Data licence: CC BY-NC-ND 3.0 (do not redistribute the data or arrays derived fr
 the outputs are summary statistics).
 """
 
+from .api import compare, load_recordings, sessions_from_responses
 from .candidates import BaselineCandidate, Candidate, VAECandidate, build_candidates, model_spikes
 from .engine import Comparison, compare_ecker2010, gather
+from .outputs import scorecard, write_outputs
 from .protocol import BASELINES, PROPERTIES, REQUIRED_COLUMNS
 from .resampling import fano_step_mask, resample_matrix
 from .scores import ceiled, ks_compare, nanmedian, predictivity, unit_properties
@@ -124,16 +130,21 @@ __all__ = [
     "VAECandidate",
     "build_candidates",
     "ceiled",
+    "compare",
     "compare_ecker2010",
     "fano_step_mask",
     "gather",
     "ks_compare",
+    "load_recordings",
     "load_sessions",
     "model_spikes",
     "nanmedian",
     "predictivity",
     "render_conditions",
     "resample_matrix",
+    "scorecard",
+    "sessions_from_responses",
     "stimulus_parameters",
     "unit_properties",
+    "write_outputs",
 ]

@@ -109,10 +109,14 @@ class BaselineCandidate(Candidate):
     kind = "baseline"
 
     def __init__(self, name: str, stim_params: dict[str, float]) -> None:
-        from ..models import BASELINES as MODELS
+        from ..models import BASELINES as REGISTERED
+        from ..models import StimulusFloorBaseline
         from ..stimuli import ScreenGeometry
 
+        MODELS = {**REGISTERED, "stimulus-floor": StimulusFloorBaseline}
         if name not in MODELS:
+            raise ValueError(f"models: unknown baseline {name!r} (known: {BASELINES})")
+        if name not in BASELINES:
             raise ValueError(f"models: unknown baseline {name!r} (known: {BASELINES})")
         self.key = name
         self.family = "baseline"
@@ -130,6 +134,9 @@ class BaselineCandidate(Candidate):
         self.model.prepare(self.geometry)
         if name == "gabor-energy":
             self.label = f"Gabor energy ({self.model.n_channels} channels)"
+        elif name == "stimulus-floor":
+            self.label = (f"stimulus floor (von Mises x contrast, {self.model.n_channels} "
+                          "features)")
         else:
             self.label = f"pixel PCA ({self.model.components_.shape[0]} PCs)"
 

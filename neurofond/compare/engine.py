@@ -44,7 +44,13 @@ from .scores import (
     responsive_values,
     unit_properties,
 )
-from .sessions import Session, load_sessions, render_conditions, stimulus_parameters
+from .sessions import (
+    Session,
+    condition_centered,
+    load_sessions,
+    render_conditions,
+    stimulus_parameters,
+)
 
 __all__ = ["Comparison", "compare_ecker2010", "gather"]
 
@@ -139,13 +145,24 @@ def compare_ecker2010(models: Sequence[str] | None = None,
 
 def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
          search_bin_ms, ms_grid, delays_ms, n_folds, inner_folds, contrast_gains, n_bootstrap,
-         response_threshold_hz, patch_size_deg, data_path, device, progress) -> Comparison:
+         response_threshold_hz, patch_size_deg, data_path, device, progress,
+         data: list[Session] | None = None, stim_params: dict[str, Any] | None = None,
+         stimulus_source: str | None = None, citation: str | None = None,
+         label: str = "ecker2010", centered: bool = False,
+         baseline_ms_grid: Sequence[float] | None = None) -> Comparison:
+    """The run. ``data`` (sessions already built, e.g. by :func:`neurofond.compare.compare`)
+    replaces loading the Ecker sessions; ``stim_params`` the assumed Ecker stimulus;
+    ``centered`` scores the condition-specific part of the PSTHs only (targets, features and
+    ceilings minus their mean over conditions per bin); ``baseline_ms_grid`` fits the
+    baselines' time scale too (default: their fixed 5 ms per step)."""
     from tqdm.auto import tqdm
 
     from .._scripts import pick, provenance
     from ..responses import make_responses
 
-    stim_params = stimulus_parameters()
+    stim_params = dict(stim_params) if stim_params is not None else stimulus_parameters()
+    if data is not None:
+        sessions = [s.index for s in data]
     sessions = list(QUICK_SESSIONS if quick else ALL_SESSIONS) if sessions is None else [
         int(s) for s in sessions]
     if not sessions:
@@ -173,12 +190,15 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
     inner = int(pick(inner_folds, quick, 3, 5))
     n_boot = int(pick(n_bootstrap, quick, 500, 1000))
 
-    data = load_sessions(sessions, data_path)
+    if data is None:
+        data = load_sessions(sessions, data_path)
     cands, skipped = build_candidates(models, stim_params, patch_size_deg=patch_size_deg,
                                       device=device)
     for c in cands:
         if c.kind == "vae":
             c.ms_grid, c.gains = ms_grid_vae, gains
+        elif baseline_ms_grid is not None:
+            c.ms_grid = tuple(float(v) for v in baseline_ms_grid)
     for s in skipped:
         print(f"note: skipping {s['model']}: {s['reason']}", file=sys.stderr)
 
@@ -187,14 +207,21 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
     for s in data:
         data_props[s.index] = unit_properties(s.property_responses(), s.fano_counts(),
                                               threshold_hz=response_threshold_hz)
-    targets = {b: {s.index: np.nanmean(s.binned(b), axis=0) for s in data}
-               for b in {bin_ms, search_bin_ms}}
+    def target(s: Session, b: float) -> np.ndarray:
+        x = s.binned(b)
+        return np.nanmean(condition_centered(x, axis=1) if centered else x, axis=0)
+
+    def feats(x: np.ndarray) -> np.ndarray:
+        return x - x.mean(axis=0, keepdims=True) if centered else x
+
+    targets = {b: {s.index: target(s, b) for s in data} for b in {bin_ms, search_bin_ms}}
     stim_cache: dict[tuple, Any] = {}
 
     def stimuli(sess: Session, gain: float):
         key = (sess.index, gain)
         if key not in stim_cache:
-            stim_cache[key] = render_conditions(sess.orientation, sess.contrast * gain, stim_params)
+            stim_cache[key] = render_conditions(sess.orientation, sess.contrast * gain,
+                                                stim_params, sf=sess.sf, phase=sess.phase)
         return stim_cache[key]
 
     def edges(b):
@@ -203,7 +230,7 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
     prop_edges = np.arange(PROPERTY_TIME_MS[0], PROPERTY_TIME_MS[1] + 1e-9, DATA_BIN_MS)
     total = sum(len(c.gains) * len(c.ms_grid) * len(delays) * len(data) + 2 * len(data)
                 for c in cands)
-    bar = tqdm(total=total, desc="ecker2010", unit="fit", disable=not progress)
+    bar = tqdm(total=total, desc=label, unit="fit", disable=not progress)
 
     rows, unit_rows, prop_rows, grid_rows = [], [], [], []
     fits: dict[str, dict[str, Any]] = {}
@@ -218,7 +245,7 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
             sims: dict[tuple, np.ndarray] = {}
             rates = {}
             for s in data:
-                key = tuple(zip(s.orientation.tolist(), s.contrast.tolist()))
+                key = s.condition_key()
                 if key not in sims:
                     sims[key] = cand.simulate(stimuli(s, gain), steps, n_trials_f, seed,
                                               spikes=False)
@@ -232,7 +259,7 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
                     w = resample_matrix(steps, m, d, edges(search_bin_ms))
                     r_all, scores = [], []
                     for s in data:
-                        x = rates[s.index] @ w.T
+                        x = feats(rates[s.index] @ w.T)
                         ds = predictivity(x, targets[search_bin_ms][s.index], s.contrast,
                                           n_folds=n_folds_of(s, n_folds_q), seed=seed,
                                           inner_folds=inner)
@@ -252,7 +279,7 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
         g_best, m_best, d_best = best[0], best[1], best[2]
         fits[cand.key] = {"ms_per_step": m_best, "delay_ms": d_best, "contrast_gain": g_best,
                           "search_median_unit_r": best[3] if np.isfinite(best[3]) else None,
-                          "time_scale_fitted": cand.kind == "vae",
+                          "time_scale_fitted": len(cand.ms_grid) > 1,
                           "ms_grid": list(cand.ms_grid), "delays_ms": list(delays),
                           "contrast_gains": list(cand.gains),
                           "label": cand.label, "kind": cand.kind, "family": cand.family,
@@ -270,10 +297,10 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
         w = resample_matrix(steps, m_best, d_best, edges(bin_ms))
         per_session = {}
         for s in data:
-            x = best_rates[s.index] @ w.T
+            x = feats(best_rates[s.index] @ w.T)
             ds = predictivity(x, targets[bin_ms][s.index], s.contrast,
                               n_folds=n_folds_of(s, n_folds_q), seed=seed, inner_folds=inner)
-            ceil = s.ceiling(bin_ms, seed)
+            ceil = s.ceiling(bin_ms, seed, centered)
             raw = float(ds["score"])
             c = float(ceil["ceiling"])
             per_session[s.index] = {"raw": raw, "ceiling": c, "ceiled": ceiled(raw, c)}
@@ -322,8 +349,9 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
         "sessions": sessions,
         "n_units": int(sum(s.n_units for s in data)),
         "assumptions": {
-            "stimulus": {**stim_params, "source": "neurofond.recordings.ecker2010."
-                         "ECKER2010_STIMULUS (not documented in the release)",
+            "stimulus": {**stim_params, "source": stimulus_source or (
+                "neurofond.recordings.ecker2010.ECKER2010_STIMULUS (not documented in the "
+                "release)"),
                          "kind": "full-field static sine-wave gratings"},
             "model_presentation": {"positions": "one hypercolumn at the canvas centre",
                                    "patch_size_deg": patch_size_deg, "transform": "linear",
@@ -341,7 +369,8 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
             search_bin_ms=search_bin_ms, ms_grid=list(ms_grid_vae), delays_ms=list(delays),
             contrast_gains=list(gains),
             n_folds=n_folds_q if n_folds_q is not None else "n_orientations",
-            inner_folds=inner,
+            inner_folds=inner, centered=centered,
+            baseline_ms_grid=None if baseline_ms_grid is None else list(baseline_ms_grid),
             n_bootstrap=n_boot, response_threshold_hz=response_threshold_hz,
             windows_ms={"predictivity": PREDICTIVITY_WINDOW_MS, "tuning": TUNING_WINDOW_MS,
                         "fano": FANO_WINDOW_MS, "baseline": BASELINE_WINDOW_MS,
@@ -351,8 +380,8 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
                        "over conditions stratified by contrast",
             ceiled="max(raw, 0)**2 / ceiling (Brain-Score)",
             bins={k: v[1] for k, v in PROPERTIES.items()}),
-        "citation": "Ecker et al. 2010 Science 327:584; Berens et al. 2012 J Neurosci "
-                    "32:10618 (data CC BY-NC-ND 3.0)",
+        "citation": citation or ("Ecker et al. 2010 Science 327:584; Berens et al. 2012 J "
+                                 "Neurosci 32:10618 (data CC BY-NC-ND 3.0)"),
     }
     return Comparison(results=results, rows=rows, unit_rows=unit_rows, prop_rows=prop_rows,
                       grid_rows=grid_rows, fits=fits, sessions=data, data_props=data_props,

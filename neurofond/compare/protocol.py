@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Baseline candidates understood by ``models`` (:data:`neurofond.models.BASELINES`).
-BASELINES = ("gabor-energy", "pixel-pca")
+#: Baseline candidates understood by ``models`` (:data:`neurofond.models.BASELINES` and the
+#: stimulus-parameter floor :class:`neurofond.models.StimulusFloorBaseline`).
+BASELINES = ("gabor-energy", "pixel-pca", "stimulus-floor")
 ALL_SESSIONS = tuple(range(17))
 QUICK_SESSIONS = (7, 10, 12)
 MS_GRID = (1.0, 2.0, 5.0, 10.0, 20.0)

@@ -12,7 +12,8 @@ import numpy as np
 from ..responses import Window
 from .protocol import DATA_BIN_MS, FANO_WINDOW_MS, PREDICTIVITY_WINDOW_MS, PROPERTY_TIME_MS
 
-__all__ = ["Session", "load_sessions", "render_conditions", "stimulus_parameters"]
+__all__ = ["Session", "condition_centered", "load_sessions", "render_conditions",
+           "stimulus_parameters"]
 
 
 def stimulus_parameters() -> dict[str, float]:
@@ -34,6 +35,10 @@ class Session:
     contrast: np.ndarray  # (cond,) fraction
     unit_ids: np.ndarray
     subject: str
+    #: per-condition spatial frequency (cycles/deg) and phase (deg) where the recording
+    #: gives them (None: the assumed value of the stimulus parameters)
+    sf: np.ndarray | None = None
+    phase: np.ndarray | None = None
     _ceilings: dict = field(default_factory=dict)
 
     @property
@@ -55,13 +60,25 @@ class Session:
         nb = x.shape[-1] // f
         return x[..., : nb * f].reshape(*x.shape[:3], nb, f).sum(-1)
 
-    def ceiling(self, bin_ms: float, seed: int) -> Any:
-        """Split-half reliability (Spearman-Brown) of the PSTHs over conditions x bins."""
-        key = (bin_ms, seed)
+    def condition_key(self) -> tuple:
+        """The conditions shown (sessions with equal keys share model simulations)."""
+        cols = [self.orientation, self.contrast]
+        cols += [c for c in (self.sf, self.phase) if c is not None]
+        return tuple(zip(*(np.asarray(c, dtype=float).tolist() for c in cols)))
+
+    def ceiling(self, bin_ms: float, seed: int, centered: bool = False) -> Any:
+        """Split-half reliability (Spearman-Brown) of the PSTHs over conditions x bins.
+
+        ``centered``: of the condition-specific part only (every trial index minus its mean
+        over conditions in each bin; :func:`condition_centered`).
+        """
+        key = (bin_ms, seed, centered)
         if key not in self._ceilings:
             from neurofond.analysis import split_half_reliability
 
             x = self.binned(bin_ms)  # (trial, cond, unit, nb)
+            if centered:
+                x = condition_centered(x, axis=1)
             flat = x.transpose(0, 1, 3, 2).reshape(x.shape[0], -1, x.shape[2])
             self._ceilings[key] = split_half_reliability(flat, n_splits=10, seed=seed + 1)
         return self._ceilings[key]
@@ -101,13 +118,34 @@ def load_sessions(sessions: Sequence[int], path: str | os.PathLike | None = None
     return out
 
 
-def render_conditions(orientation: np.ndarray, contrast: np.ndarray, stim_params: dict[str, float]):
-    """Full-field static gratings of the conditions (``stim_params``: the assumed stimulus)."""
+def condition_centered(x: np.ndarray, axis: int) -> np.ndarray:
+    """``x`` minus its mean over conditions (``axis``), NaN-aware: the stimulus-specific part.
+
+    Removes the response time course shared by all conditions (onset transient, adaptation),
+    which any candidate predicts without knowing the stimulus.
+    """
+    with np.errstate(invalid="ignore"):
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return x - np.nanmean(x, axis=axis, keepdims=True)
+
+
+def render_conditions(orientation: np.ndarray, contrast: np.ndarray, stim_params: dict[str, float],
+                      *, sf: np.ndarray | None = None, phase: np.ndarray | None = None):
+    """Full-field static gratings of the conditions (``stim_params``: the assumed stimulus).
+
+    ``sf`` (cycles/deg) and ``phase`` (deg) per condition where known; otherwise the assumed
+    ``stim_params["sf_cpd"]`` and ``stim_params["phase_deg"]``.
+    """
     from neurofond.stimuli import ScreenGeometry, render_gratings
 
     geometry = ScreenGeometry.from_size_deg(float(stim_params["size_deg"]),
                                             int(stim_params["size_px"]))
     n = orientation.size
-    params = {"orientation": orientation, "sf": np.full(n, float(stim_params["sf_cpd"])),
-              "phase": np.full(n, float(stim_params["phase_deg"])), "contrast": contrast}
+    sf = np.full(n, float(stim_params["sf_cpd"])) if sf is None else np.asarray(sf, float)
+    phase = (np.full(n, float(stim_params["phase_deg"])) if phase is None
+             else np.asarray(phase, float))
+    params = {"orientation": orientation, "sf": sf, "phase": phase, "contrast": contrast}
     return render_gratings(params, geometry, mean=float(stim_params["mean"]))

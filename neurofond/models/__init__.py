@@ -17,6 +17,7 @@ engine (:mod:`neurofond.compare`) take either.
 from .base import DEFAULT_STATIC_STEPS, BaselineModel, reference_gratings, static_frames
 from .gabor_energy import GaborEnergyBaseline
 from .pixel_pca import PixelPCABaseline
+from .stimulus_floor import StimulusFloorBaseline
 from .temporal import gamma_kernel, stimulus_time_course
 
 #: Baseline models by name (the names the comparison engine and scripts accept).
@@ -28,6 +29,7 @@ __all__ = [
     "BaselineModel",
     "GaborEnergyBaseline",
     "PixelPCABaseline",
+    "StimulusFloorBaseline",
     "gamma_kernel",
     "reference_gratings",
     "static_frames",
