@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,21 +24,27 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
 
 __all__ = [
+    "atomic_directory",
     "atomic_path",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
     "save_figure",
     "save_safetensors_atomic",
+    "swap_directory",
     "to_jsonable",
 ]
 
 
-def _default_mode() -> int:
-    """Permission bits a newly created file would get (mkstemp makes files 0600)."""
+def _umask() -> int:
     umask = os.umask(0)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+def _default_mode() -> int:
+    """Permission bits a newly created file would get (mkstemp makes files 0600)."""
+    return 0o666 & ~_umask()
 
 
 def atomic_path(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
@@ -123,3 +131,62 @@ def save_figure(fig: Any, path: str | os.PathLike, *, dpi: int = 120, close: boo
 
         plt.close(fig)
     return out
+
+
+def swap_directory(tmp: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """Put the finished folder ``tmp`` at ``out`` by renames.
+
+    Absent or empty ``out``: one rename. Otherwise ``out`` is renamed aside, ``tmp`` renamed
+    in (``out`` restored if that fails) and the old folder removed. A kill between the two
+    renames leaves the old folder complete beside ``out`` as ``.<name>.replaced-*``; never a
+    mix of old and new files.
+    """
+    tmp, out = Path(tmp), Path(out)
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+    if not out.exists():
+        os.rename(tmp, out)
+        return out
+    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.replaced-"))
+    old.rmdir()
+    os.rename(out, old)
+    try:
+        os.rename(tmp, out)
+    except BaseException:
+        os.rename(old, out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+    return out
+
+
+@contextmanager
+def atomic_directory(out: str | os.PathLike, *,
+                     before_swap: Callable[[], None] | None = None) -> Iterator[Path]:
+    """A temporary folder beside ``out`` that replaces ``out`` when the block succeeds.
+
+    Write every file into the yielded folder; on a clean exit it gets the usual folder
+    mode, ``before_swap()`` runs (e.g. to re-check that ``out`` may still be replaced) and
+    :func:`swap_directory` moves it into place. On any error (or interrupt) the temporary
+    folder is removed and ``out`` is left as it was.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_directory(root / "results") as tmp:
+    ...     _ = (tmp / "a.txt").write_text("done")
+    >>> sorted(p.name for p in (root / "results").iterdir())
+    ['a.txt']
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700
+        if before_swap is not None:
+            before_swap()
+        swap_directory(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

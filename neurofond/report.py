@@ -19,10 +19,7 @@ renames, so a killed run leaves either the old folder or the complete new one, n
 from __future__ import annotations
 
 import html
-import os
 import re
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -30,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_int, check_seed
-from ._files import atomic_write_json, atomic_write_text, save_figure
+from ._files import atomic_directory, atomic_write_json, atomic_write_text, save_figure
 from ._scripts import pyplot as _pyplot
 
 __all__ = ["dictionary_figure", "convergence_figure", "run_main_job"]
@@ -106,29 +103,6 @@ def _check_out(out: Path, overwrite: bool) -> None:
         )
 
 
-def _swap_in(tmp: Path, out: Path) -> None:
-    """Put the finished folder ``tmp`` at ``out`` by renames.
-
-    Absent or empty ``out``: one rename. Otherwise ``out`` is renamed aside, ``tmp`` renamed
-    in (``out`` restored if that fails) and the old folder removed. A kill between the two
-    renames leaves the old run complete beside ``out`` as ``.<name>.replaced-*``.
-    """
-    if out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
-    if not out.exists():
-        os.rename(tmp, out)
-        return
-    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.replaced-"))
-    old.rmdir()
-    os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except BaseException:
-        os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def run_main_job(out_dir: str | Path = "results", *, steps: int = 300, n_patches: int = 2000,
                  seed: int = 0, progress: bool = True, overwrite: bool = False) -> Path:
     """Evaluate every shipped model on held-out photo patches and write a report.
@@ -160,8 +134,8 @@ def run_main_job(out_dir: str | Path = "results", *, steps: int = 300, n_patches
     Notes
     -----
     The files are written into a temporary folder beside ``out_dir`` and moved into place
-    by renames (see :func:`_swap_in`); on any error the temporary folder is removed and
-    ``out_dir`` is left as it was.
+    by renames (:func:`neurofond._files.atomic_directory`); on any error the temporary
+    folder is removed and ``out_dir`` is left as it was.
     """
     steps = check_int(steps, "steps", minimum=1)
     n_patches = check_int(n_patches, "n_patches", minimum=1)
@@ -170,23 +144,10 @@ def run_main_job(out_dir: str | Path = "results", *, steps: int = 300, n_patches
         raise ValueError("seed: expected an integer in [0, 2**63 - 1], got None")
     out = Path(out_dir)
     _check_out(out, bool(overwrite))
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.tmp-"))
-    try:
+    # the folder is checked again before the swap: it may have changed meanwhile
+    with atomic_directory(out, before_swap=lambda: _check_out(out, bool(overwrite))) as tmp:
         report = _run_into(tmp, steps=steps, n_patches=n_patches, seed=seed, progress=progress)
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; a folder gets the usual mode
-        _check_out(out, bool(overwrite))  # again: the folder may have changed meanwhile
-        _swap_in(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out / report.name
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _run_into(out: Path, *, steps: int, n_patches: int, seed: int, progress: bool) -> Path:

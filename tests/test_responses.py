@@ -209,3 +209,22 @@ def test_signed_activations_are_built_and_validated_through_make_responses():
     del unsigned.attrs["signed"]
     with pytest.raises(ValueError, match="negative spike counts"):
         validate_responses(unsigned)
+
+
+def test_atomic_directory_replaces_whole_folders_or_nothing(tmp_path):
+    from neurofond._files import atomic_directory
+
+    out = tmp_path / "results"
+    with atomic_directory(out) as tmp:
+        (tmp / "a.txt").write_text("first")
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt"]
+    with pytest.raises(RuntimeError, match="boom"):
+        with atomic_directory(out) as tmp:
+            (tmp / "b.txt").write_text("second")
+            raise RuntimeError("boom")
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt"]  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]  # no leftovers
+    with atomic_directory(out) as tmp:
+        (tmp / "b.txt").write_text("second")
+    assert sorted(p.name for p in out.iterdir()) == ["b.txt"]  # old files gone, not mixed
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results"]

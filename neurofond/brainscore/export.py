@@ -35,10 +35,11 @@ import os
 import pprint
 import re
 import shutil
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
+
+from .._files import atomic_directory
 
 __all__ = ["DEFAULT_SETTINGS", "PINNED_PACKAGES", "export_plugin", "plugin_identifier"]
 
@@ -321,9 +322,7 @@ def export_plugin(checkpoint: str | Path, out: str | Path, *, identifier: str | 
     keep = _files_to_keep(out, src.name, overwrite)
     filename = src.name
     n_params = sum(int(p.numel()) for p in model.parameters())
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{name}.export-"))
-    try:
+    with atomic_directory(out) as tmp:
         shutil.copyfile(src, tmp / filename)
         size_mb = (tmp / filename).stat().st_size / 1e6
         (tmp / "__init__.py").write_text(_init_py(identifier))
@@ -338,11 +337,6 @@ def export_plugin(checkpoint: str | Path, out: str | Path, *, identifier: str | 
                 raise ValueError(f"out: the copied checkpoint does not load: {exc}") from exc
         for entry in keep:  # files in `out` this export did not write: carried over unchanged
             _link_or_copy(out / entry, tmp / entry)
-        os.chmod(tmp, 0o777 & ~_umask())
-        _swap(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
@@ -396,12 +390,6 @@ def _files_to_keep(out: Path, filename: str, overwrite: bool) -> list[str]:
     return [e for e in entries if e not in owned and e not in {*_PLUGIN_FILES, filename}]
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def _link_or_copy(src: Path, dst: Path) -> None:
     """Hard-link (else copy) a file or folder tree; the original stays until the swap."""
     def one(a: str, b: str) -> None:
@@ -416,27 +404,6 @@ def _link_or_copy(src: Path, dst: Path) -> None:
         os.symlink(os.readlink(src), dst)
     else:
         one(str(src), str(dst))
-
-
-def _swap(tmp: Path, out: Path) -> None:
-    """Put the finished folder ``tmp`` at ``out``: one rename when ``out`` is absent or empty;
-    else rename ``out`` aside, rename ``tmp`` in (restoring ``out`` if that fails), then
-    delete the old folder. A kill between the two renames leaves the old folder complete
-    beside ``out`` as ``.<name>.replaced-*``."""
-    if out.is_dir() and not any(out.iterdir()):
-        out.rmdir()
-    if not out.exists():
-        os.rename(tmp, out)
-        return
-    old = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.replaced-"))
-    old.rmdir()
-    os.rename(out, old)
-    try:
-        os.rename(tmp, out)
-    except BaseException:
-        os.rename(old, out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _check_settings(src: Path, model: Any, prep: Any, identifier: str,

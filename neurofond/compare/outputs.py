@@ -25,13 +25,12 @@ the end, so ``out`` holds either nothing new or the complete set:
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._files import atomic_directory
 from .protocol import PROPERTIES, REQUIRED_COLUMNS
 from .scores import ceiled, nanmedian
 
@@ -126,9 +125,7 @@ def write_outputs(comp: Any, out: str | os.PathLike, *, overwrite: bool = False,
     from .._scripts import write_csv, write_json
 
     out = check_out_dir(out, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_directory(out) as tmp:
         rows = comp.rows
         columns = list(REQUIRED_COLUMNS) + [k for k in rows[0] if k not in REQUIRED_COLUMNS]
         write_csv(tmp / "comparison.csv", rows, columns)
@@ -144,17 +141,6 @@ def write_outputs(comp: Any, out: str | os.PathLike, *, overwrite: bool = False,
         if figures:
             _figure_predictivity(comp, cards, tmp / "predictivity.png", seed)
             _figure_properties(comp, tmp / "properties.png")
-        os.chmod(tmp, 0o755)
-        if out.exists():
-            old = out.with_name(f".{out.name}.old-{os.getpid()}")
-            os.replace(out, old)
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out
 
 
