@@ -145,3 +145,19 @@ def _responses_counts(
     _check_responses(responses, name)
     counts, _, _ = _window_counts(responses, window_ms, window_name)
     return counts
+
+
+def _curve_axis(curve: Any, dim: str, name: str) -> tuple[np.ndarray, xr.DataArray]:
+    """Check a tuning curve's type and its ``dim`` axis; return (finite values along ``dim``,
+    curve transposed with ``dim`` first)."""
+    if not isinstance(curve, xr.DataArray):
+        raise ValueError(f"{name}: expected an xarray.DataArray tuning curve, got {type(curve)}")
+    if dim not in curve.dims:
+        raise ValueError(f"{name}: has no dimension {dim!r}; dims are {tuple(curve.dims)}")
+    if dim not in curve.coords:
+        raise ValueError(f"{name}: dimension {dim!r} needs coordinate values")
+    curve = curve.transpose(dim, ...)
+    x = np.asarray(curve[dim].values, dtype=float)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(f"{name}: coordinate {dim!r} contains non-finite values")
+    return x, curve

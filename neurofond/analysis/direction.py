@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
-from neurofond.analysis._base import _provenance
+from neurofond.analysis._base import _curve_axis, _provenance
 
 __all__ = ["direction_selectivity"]
 
@@ -21,15 +21,7 @@ _TOL_DEG = 1e-6
 
 
 def _grid(curve: Any, dim: str) -> tuple[np.ndarray, xr.DataArray]:
-    if not isinstance(curve, xr.DataArray):
-        raise ValueError(f"curve: expected an xarray.DataArray tuning curve, got {type(curve)}")
-    if dim not in curve.dims:
-        raise ValueError(f"curve: has no dimension {dim!r}; dims are {tuple(curve.dims)}")
-    if dim not in curve.coords:
-        raise ValueError(f"curve: dimension {dim!r} needs coordinate values (deg)")
-    theta = np.asarray(curve[dim].values, dtype=float)
-    if not np.all(np.isfinite(theta)):
-        raise ValueError(f"curve: coordinate {dim!r} contains non-finite values")
+    theta, curve_t = _curve_axis(curve, dim, "curve")
     if theta.size < 2:
         raise ValueError(f"curve: needs at least 2 directions, got {theta.size}")
     wrapped = np.mod(theta, 360.0)
@@ -37,7 +29,7 @@ def _grid(curve: Any, dim: str) -> tuple[np.ndarray, xr.DataArray]:
     np.fill_diagonal(d, np.inf)
     if (d < _TOL_DEG).any():
         raise ValueError(f"curve: directions repeat modulo 360 deg: {theta.tolist()}")
-    return wrapped, curve.transpose(dim, ...)
+    return wrapped, curve_t
 
 
 def _circ_index(grid: np.ndarray, angle: float) -> int | None:

@@ -19,6 +19,7 @@ from neurofond.analysis._base import (
     _check_contiguous,
     _check_responses,
     _coords_on,
+    _curve_axis,
     _nanmean,
     _provenance,
     _select_time,
@@ -160,17 +161,8 @@ def tuning_curve(
 
 def _curve_matrix(curve: Any, dim: str, name: str) -> tuple[np.ndarray, np.ndarray, xr.DataArray]:
     """(values along ``dim``, matrix (n_dim, n_rest), curve transposed with ``dim`` first)."""
-    if not isinstance(curve, xr.DataArray):
-        raise ValueError(f"{name}: expected an xarray.DataArray tuning curve, got {type(curve)}")
-    if dim not in curve.dims:
-        raise ValueError(f"{name}: has no dimension {dim!r}; dims are {tuple(curve.dims)}")
-    if dim not in curve.coords:
-        raise ValueError(f"{name}: dimension {dim!r} needs coordinate values")
-    curve = curve.transpose(dim, ...)
-    x = np.asarray(curve[dim].values, dtype=float)
+    x, curve = _curve_axis(curve, dim, name)
     y = np.asarray(curve.values, dtype=float).reshape(x.size, -1)
-    if not np.all(np.isfinite(x)):
-        raise ValueError(f"{name}: coordinate {dim!r} contains non-finite values")
     if np.isnan(y).any():
         raise ValueError(
             f"{name}: contains NaN; drop or fill missing conditions before computing selectivity"
