@@ -14,6 +14,7 @@ brainscore  Brain-Score submission plugin export
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shlex
 import sys
@@ -107,6 +108,8 @@ def _cmd_evaluate(args: argparse.Namespace) -> int:
     model, prep, _ = load_model(args.checkpoint)
     if args.images:
         images = load_images(args.images)
+        if args.no_whiten:  # already whitened images (e.g. Olshausen's): no second whitening
+            prep = dataclasses.replace(prep, whiten=False)
         patches = prep.patches(list(images.values()), args.n_patches, args.seed)
     else:
         patches = heldout_patches(prep, args.n_patches, args.seed)
@@ -219,6 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("checkpoint")
     p.add_argument("--images", help="folder of images or .npy array (default: the held-out "
                    "bundled photos)")
+    p.add_argument("--no-whiten", dest="no_whiten", action="store_true",
+                   help="the --images are already whitened (e.g. the Olshausen images): skip "
+                        "the checkpoint's whitening step, keep the rest of its preprocessing")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--n-patches", dest="n_patches", type=int, default=10_000)
     p.add_argument("--batch-size", dest="batch_size", type=int, default=1000)

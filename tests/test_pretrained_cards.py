@@ -82,3 +82,25 @@ def test_cli_shows_cards_of_shipped_models(capsys):
     assert "ipvae" in out
     assert main(["pretrained", "--card", "no-such-model"]) == 2
     assert "unknown pretrained model" in capsys.readouterr().err
+
+
+def test_evaluate_cli_no_whiten_skips_only_the_whitening(gabor_checkpoint, tmp_path, capsys):
+    from dataclasses import replace
+
+    from neurofond.cli import main
+
+    rng = np.random.default_rng(0)
+    images = rng.normal(size=(2, 64, 64)).astype(np.float32)
+    npy = tmp_path / "white.npy"
+    np.save(npy, images)
+    model, prep, _ = load_checkpoint(gabor_checkpoint)
+    results = {}
+    for flag in ([], ["--no-whiten"]):
+        assert main(["evaluate", str(gabor_checkpoint), "--images", str(npy), "--steps", "3",
+                     "--n-patches", "16", "--json", *flag]) == 0
+        results[bool(flag)] = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    patches = replace(prep, whiten=False).patches(list(images), 16, 0)
+    ref = evaluate(model, patches, 3, seed=0).summary
+    assert results[True]["r2"] == pytest.approx(ref["r2"])
+    assert results[True]["zeros"] == pytest.approx(ref["zeros"])
+    assert results[False]["r2"] != pytest.approx(ref["r2"])
