@@ -75,6 +75,12 @@ def test_responses_layout_and_provenance():
     np.testing.assert_array_equal(ds["step"].values, [-1, 0, 4])
     np.testing.assert_array_equal(ds["spikes"].values, resp.isel(time=[2, 3, 7]).values)
     assert (ds["rates"].values > 0).all() and ds["rates"].dtype == np.float32
+    # the time index is in ms and the documented stimulus idiom selects by parameter
+    np.testing.assert_array_equal(resp.sel(time=slice(0, 20)).values, resp.values[..., 3:6])
+    from neurofond.responses import select_stimuli
+    sub = select_stimuli(resp, orientation=135.0)
+    np.testing.assert_array_equal(sub.values, resp.values[:, 4:])
+    np.testing.assert_array_equal(sub["orientation"].values, [135.0] * 4)
 
 
 def test_same_seed_identical_spikes_different_seed_differs():
