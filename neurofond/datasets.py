@@ -444,14 +444,14 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
     p_list.set_defaults(func=_cli_list)
     p_info = sub.add_parser("info", help="show a dataset's registry entry")
     p_info.add_argument("name")
-    p_info.set_defaults(func=_cli_info)
+    p_info.set_defaults(func=_reporting_errors(_cli_info))
     p_fetch = sub.add_parser("fetch", help="download a dataset and verify its sha256")
     p_fetch.add_argument("name")
     p_fetch.add_argument("--dest", default=None, help="data root (default: ~/.cache/neurofond)")
-    p_fetch.set_defaults(func=_cli_fetch)
+    p_fetch.set_defaults(func=_reporting_errors(_cli_fetch))
     p_verify = sub.add_parser("verify", help="check the sha256 of a dataset's files")
     p_verify.add_argument("name")
-    p_verify.set_defaults(func=_cli_verify)
+    p_verify.set_defaults(func=_reporting_errors(_cli_verify))
     return parser
 
 
@@ -462,6 +462,17 @@ def _where(name: str) -> str:
         return "not found"
 
 
+def _reporting_errors(func: Any) -> Any:
+    """Wrap a subcommand: a ValueError/OSError becomes one line on stderr and exit code 1."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return func(args)
+        except (ValueError, OSError) as err:
+            print(f"neurofond datasets: error: {err}", file=sys.stderr)
+            return 1
+    return run
+
+
 def _cli_list(args: argparse.Namespace) -> int:
     for name in list_datasets():
         info = dataset_info(name)
@@ -470,11 +481,7 @@ def _cli_list(args: argparse.Namespace) -> int:
 
 
 def _cli_info(args: argparse.Namespace) -> int:
-    try:
-        info = dataset_info(args.name)
-    except (ValueError, OSError) as err:
-        print(f"neurofond datasets: error: {err}", file=sys.stderr)
-        return 1
+    info = dataset_info(args.name)
     print(f"{info['name']}: {info.get('title', '')}")
     print(f"  license:  {info.get('license')}")
     print(f"  homepage: {info.get('homepage')}")
@@ -490,21 +497,13 @@ def _cli_info(args: argparse.Namespace) -> int:
 
 
 def _cli_fetch(args: argparse.Namespace) -> int:
-    try:
-        folder = fetch(args.name, args.dest)
-    except (ValueError, OSError) as err:
-        print(f"neurofond datasets: error: {err}", file=sys.stderr)
-        return 1
+    folder = fetch(args.name, args.dest)
     print(f"{args.name}: {folder}")
     return 0
 
 
 def _cli_verify(args: argparse.Namespace) -> int:
-    try:
-        result = verify(args.name)
-    except (ValueError, OSError) as err:
-        print(f"neurofond datasets: error: {err}", file=sys.stderr)
-        return 1
+    result = verify(args.name)
     for file, ok in result.items():
         status = {True: "ok", False: "MISMATCH", None: "no checksum recorded"}[ok]
         print(f"{file}: {status}")
