@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -31,6 +32,14 @@ def _resp(n_time: int = 20, t0: float = -50.0, bin_ms: float = 10.0):
 # ------------------------------------------------------------------------------ lazy face
 
 
+def _assert_runs_clean(code: str) -> None:
+    """Run ``code`` in a fresh interpreter without OMP_WAIT_POLICY set; it must exit 0."""
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
 def test_torch_free_layers_import_without_torch_or_environment_changes():
     code = (
         "import os, sys, xarray\n"
@@ -43,10 +52,7 @@ def test_torch_free_layers_import_without_torch_or_environment_changes():
         "assert not changed, changed\n"
         "assert callable(neurofond.make_responses) and 'torch' not in sys.modules\n"
     )
-    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
+    _assert_runs_clean(code)
 
 
 def test_model_side_of_the_face_loads_on_demand_and_sets_the_omp_policy():
@@ -57,10 +63,7 @@ def test_model_side_of_the_face_loads_on_demand_and_sets_the_omp_policy():
         "assert 'torch' in sys.modules and os.environ['OMP_WAIT_POLICY'] == 'PASSIVE'\n"
         "assert pop_cls.__name__ == 'InSilicoPopulation'\n"
     )
-    env = {k: v for k, v in __import__("os").environ.items() if k != "OMP_WAIT_POLICY"}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
+    _assert_runs_clean(code)
 
 
 def test_unknown_attribute_of_the_face_raises_attribute_error():
@@ -185,9 +188,7 @@ def test_cli_parser_builds_without_torch():
         "build_parser()\n"
         "assert 'torch' not in sys.modules\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         timeout=120)
-    assert out.returncode == 0, out.stderr
+    _assert_runs_clean(code)
 
 
 def test_signed_activations_are_built_and_validated_through_make_responses():
