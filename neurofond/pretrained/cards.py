@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_int, check_seed
+from .._checks import SEED_MAX, check_int
 from .._files import atomic_write_json
 
 __all__ = ["DRIFT_REFERENCE_STEP", "model_card", "read_model_card", "write_model_card"]
@@ -112,7 +112,7 @@ def model_card(path: str | os.PathLike, *, olshausen: str | os.PathLike | None =
 
     n_patches = check_int(n_patches, "n_patches", minimum=1)
     steps = check_int(steps, "steps", minimum=DRIFT_REFERENCE_STEP)
-    seed = check_seed(seed) or 0
+    seed = check_int(seed, "seed", minimum=0, maximum=SEED_MAX)
     t0 = time.perf_counter()
     ckpt = resolve_checkpoint(path)
     model, prep, summary = load_checkpoint(ckpt)
