@@ -9,7 +9,7 @@ VENV=${VENV:-.venv}
 PIP=("$VENV/bin/python" -m pip)
 "${PIP[@]}" install -q --upgrade pip
 # torch is pinned to the CPU wheel through constraints.txt (an unpinned torch pulls GBs of CUDA).
-"${PIP[@]}" install -q -c constraints.txt -e ".[dev]"
+"${PIP[@]}" install -q -c constraints.txt -e ".[dev,scale,docs]"
 # brainscore-vision declares heavy extras (jupyter, torchvision without a CPU build): install it
 # without dependencies, then the dependencies it needs at run time (docs/install.md).
 "${PIP[@]}" install -q --no-deps brainscore-vision==2.4.2 brainscore-core==2.5.0
