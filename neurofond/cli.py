@@ -9,6 +9,7 @@ run         the main job: evaluate the shipped population and write a report
 datasets    dataset cards, checksums and downloads (when available)
 score       local Brain-Score benchmarks (Ecker 2010 PLS, orientation properties)
 brainscore  Brain-Score submission plugin export
+sweep       population and training sweeps on dask.distributed (zarr stores)
 """
 
 from __future__ import annotations
@@ -261,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .compare.cli import register_cli as register_compare_cli
 
     register_compare_cli(sub)
+    from .sweep.cli import register_cli as register_sweep_cli
+
+    register_sweep_cli(sub)
     return parser
 
 

@@ -1,0 +1,4 @@
+"""Sweeps on dask.distributed: population sweeps into zarr stores and training sweeps.
+
+See docs/scale.md.
+"""
