@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import xarray as xr
 
-from neurofond.analysis import (
+from neurofond.analysis.tuning import (
+    conditional_tuning_curve,
     modulation_ratio,
     orientation_selectivity,
     sf_selectivity,
+    stimulus_window,
     tuning_curve,
 )
 from neurofond.responses import make_responses
@@ -48,7 +52,10 @@ def von_mises(kappa: float, theta0: float, theta: np.ndarray) -> xr.DataArray:
 
 def test_tuning_curve_marginalises_and_converts_to_rate():
     r = grid_responses()
-    curve = tuning_curve(r, "orientation")
+    with pytest.warns(UserWarning, match=r"averages over .*\['sf'\].*marginalize"):
+        curve = tuning_curve(r, "orientation")
+    assert curve.attrs["marginalized"] == "['sf']"
+    xr.testing.assert_identical(curve, tuning_curve(r, "orientation", marginalize=["sf"]))
     assert curve.dims == ("orientation", "neuron")
     np.testing.assert_array_equal(curve["orientation"].values, [0, 45, 90, 135])
     # neuron a: count per 10 ms bin = 1 + [ori==45] + [sf==4]; mean over sf adds 0.5
@@ -199,9 +206,15 @@ def test_orientation_selectivity_errors():
     with pytest.raises(ValueError, match="negative"):
         orientation_selectivity(c - 10)
     uneven = c.isel(orientation=[0, 1, 2, 5, 9])
-    with pytest.raises(ValueError, match="smoothing"):
-        orientation_selectivity(uneven)
-    assert np.isfinite(float(orientation_selectivity(uneven, smoothing=None)["osi"]))
+    fallback = orientation_selectivity(uneven)  # Hanning needs an even grid: falls back
+    plain = orientation_selectivity(uneven, smoothing=None)
+    xr.testing.assert_allclose(fallback, plain)  # same values, only the attrs differ
+    assert fallback.attrs["smoothing"] == "hanning"
+    assert fallback.attrs["smoothing_applied"] == "None"
+    assert "not evenly spaced" in fallback.attrs["smoothing_note"]
+    assert np.isfinite(float(plain["osi"]))
+    even = orientation_selectivity(c)
+    assert even.attrs["smoothing_applied"] == "hanning" and even.attrs["smoothing_note"] == ""
     with pytest.raises(ValueError, match="period"):
         orientation_selectivity(c, period=90.0)
 
@@ -287,3 +300,155 @@ def test_modulation_ratio_static_and_errors():
         modulation_ratio(r, "speed")
     with pytest.raises(ValueError, match="window_ms"):
         modulation_ratio(r, 4.0, window_ms=(0, 100))
+
+
+# ------------------------------------------------------- several keys, conditional tuning
+
+
+def cross_responses() -> xr.DataArray:
+    """2 trials x (3 ori x 3 sf x 2 phases) x 2 neurons x 5 bins of 10 ms.
+
+    Neuron 0 prefers orientation 90 and, at 90, SF 4 (at other orientations SF 1);
+    neuron 1 prefers orientation 0, where its SF curve is flat. Counts per bin are exact.
+    """
+    ori, sf, ph = (a.ravel() for a in np.meshgrid([0.0, 45.0, 90.0], [1.0, 2.0, 4.0],
+                                                  [0.0, 180.0], indexing="ij"))
+    rate0 = np.where(ori == 90.0, 2.0 + 3.0 * (sf == 4.0), 1.0 + 2.0 * (sf == 1.0))
+    rate1 = np.where(ori == 0.0, 4.0, 1.0 * (sf == 2.0))
+    counts = np.broadcast_to(np.stack([rate0, rate1], axis=-1)[None, :, :, None],
+                             (2, ori.size, 2, 5)).copy()
+    return make_responses(counts, bin_ms=10.0,
+                          stimulus_coords={"orientation": ori, "sf": sf, "phase": ph})
+
+
+def test_tuning_curve_over_two_keys_is_the_2d_grid():
+    r = cross_responses()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # phase is a nuisance parameter: no warning
+        grid = tuning_curve(r, ("orientation", "sf"))
+    assert grid.dims == ("orientation", "sf", "neuron")
+    assert grid.attrs["marginalized"] == "['phase']"
+    counts = r.isel(trial=0, time=0).values.reshape(3, 3, 2, 2).mean(2) * 100.0  # ori, sf, n
+    np.testing.assert_allclose(grid.values, counts)
+    # marginalising the grid over sf gives the 1-D orientation curve
+    np.testing.assert_allclose(grid.mean("sf").values,
+                               tuning_curve(r, "orientation", marginalize=["sf"]).values)
+    # a combination never presented is NaN, not dropped
+    sub = r.isel(stimulus=np.flatnonzero(~((r["orientation"] == 0) & (r["sf"] == 4)).values))
+    part = tuning_curve(sub, ("orientation", "sf"))
+    assert part.shape == grid.shape
+    assert np.isnan(part.sel(orientation=0.0, sf=4.0)).all()
+    assert np.isfinite(part.sel(orientation=0.0, sf=2.0)).all()
+
+
+def test_sf_curve_averaging_over_orientation_warns_and_conditional_tuning_does_not():
+    r = cross_responses()
+    with pytest.warns(UserWarning, match="orientation"):
+        averaged = tuning_curve(r, "sf")
+    # the average hides neuron 0's SF preference at its preferred orientation
+    assert int(averaged.isel(neuron=0).argmax()) == 0  # sf 1 wins on average
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        cond = conditional_tuning_curve(r, "sf", "orientation")
+        fixed = tuning_curve(r, "sf", where={"orientation": 90.0})
+    assert cond.dims == ("sf", "neuron")
+    np.testing.assert_array_equal(cond["preferred_orientation"].values, [90.0, 0.0])
+    np.testing.assert_allclose(cond.isel(neuron=0).values, fixed.isel(neuron=0).values)
+    np.testing.assert_allclose(cond.isel(neuron=0).values, [200.0, 200.0, 500.0])
+    np.testing.assert_allclose(cond.isel(neuron=1).values, [400.0, 400.0, 400.0])
+    # explicit preferred values (e.g. measured on other trials)
+    given = conditional_tuning_curve(r, "sf", "orientation", preferred=[45.0, 45.0])
+    np.testing.assert_allclose(given.values, tuning_curve(r, "sf", where={"orientation": 45.0}))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "word"),
+    [
+        ({"at": "sf"}, "at"),
+        ({"preferred": [90.0]}, "preferred"),
+        ({"preferred": [90.0, 30.0]}, "preferred"),
+        ({"at": "speed"}, "by"),
+        ({"marginalize": ["speed"]}, "marginalize"),
+    ],
+)
+def test_conditional_tuning_errors_name_the_argument(kwargs, word):
+    with pytest.raises(ValueError, match=word):
+        conditional_tuning_curve(cross_responses(), "sf", **{"at": "orientation", **kwargs})
+
+
+def test_silent_neuron_has_no_preferred_value():
+    r = cross_responses()
+    silent = r.copy(data=np.zeros_like(r.values))
+    cond = conditional_tuning_curve(silent, "sf", "orientation")
+    assert np.isnan(cond.values).all() and np.isnan(cond["preferred_orientation"]).all()
+
+
+def test_tuning_curve_by_errors():
+    with pytest.raises(ValueError, match="by"):
+        tuning_curve(cross_responses(), ("sf", "sf"))
+    with pytest.raises(ValueError, match="by"):
+        tuning_curve(cross_responses(), ())
+
+
+# ------------------------------------------------- F1/F0 over the stimulus period
+
+
+def rectified(tf_hz: float, *, amp: float = 10.0, blank_ms: float = 0.0, spont: float = 0.0,
+              after_ms: float = 0.0, stim_ms: float = 1000.0, bin_ms: float = 1.0,
+              attrs: dict | None = None) -> xr.DataArray:
+    """Half-wave rectified sinusoid (per-bin expected count) during the stimulus, ``spont``
+    during the blank before onset and after offset."""
+    start = -blank_ms
+    n = int(round((blank_ms + stim_ms + after_ms) / bin_ms))
+    t = start + (np.arange(n) + 0.5) * bin_ms
+    on = (t >= 0) & (t < stim_ms)
+    y = np.where(on, np.maximum(amp * np.sin(2 * np.pi * tf_hz * t / 1000.0), 0.0), spont)
+    r = make_responses(y[None, None, None, :], bin_ms=bin_ms, time_start_ms=start)
+    r.attrs.update(attrs or {})
+    return r
+
+
+def test_modulation_ratio_of_a_rectified_sinusoid_is_pi_over_2():
+    """Closed form: a half-wave rectified sinusoid A max(sin, 0) has F0 = A / pi and
+    F1 = A / 2, so F1/F0 = pi / 2 (a simple cell's signature)."""
+    ds = modulation_ratio(rectified(4.0), 4.0)
+    assert float(ds["modulation_ratio"][0, 0]) == pytest.approx(np.pi / 2, rel=1e-4)
+    assert float(ds["f0"][0, 0]) == pytest.approx(10.0 / np.pi * 1000, rel=1e-4)
+
+
+def test_modulation_ratio_default_window_is_the_stimulus_period():
+    """Before the fix the default window was the whole time range: a 200-ms blank at a
+    spontaneous rate entered the cycles and pulled F1/F0 of a rectified sinusoid from
+    pi/2 = 1.571 to 1.428 (the issue reported 1.45 -> 1.06 on model responses)."""
+    r = rectified(4.0, blank_ms=200.0, spont=1.0)
+    assert stimulus_window(r) == (0.0, 1000.0)
+    fixed = float(modulation_ratio(r, 4.0)["modulation_ratio"][0, 0])
+    assert fixed == pytest.approx(np.pi / 2, rel=1e-4)
+    old = float(modulation_ratio(r, 4.0, window_ms=(-200, 1000))["modulation_ratio"][0, 0])
+    # the old default: 4 whole cycles from -200 ms (blank + 3.2 cycles), computed directly
+    y = r.values[0, 0, 0, :1000]
+    t = r["time"].values[:1000] + 0.5
+    ref = 2 * np.abs(np.sum(y * np.exp(-2j * np.pi * 4.0 * t / 1000))) / y.size / y.mean()
+    assert old == pytest.approx(ref, rel=1e-9)
+    assert old == pytest.approx(1.428, abs=1e-3)  # biased down from pi/2 = 1.571
+    assert modulation_ratio(r, 4.0).attrs["window_ms"] == (0.0, 1000.0)
+    # the stimulus end comes from attrs: recordings (stimulus_duration_ms) and model
+    # presentations (stimulus_steps * ms_per_step); the response after offset is left out
+    rec = rectified(4.0, blank_ms=200.0, spont=1.0, after_ms=200.0,
+                    attrs={"stimulus_duration_ms": 1000.0})
+    assert stimulus_window(rec) == (0.0, 1000.0)
+    assert float(modulation_ratio(rec, 4.0)["modulation_ratio"][0, 0]) == pytest.approx(
+        np.pi / 2, rel=1e-4)
+    model = rectified(4.0, blank_ms=20.0, after_ms=100.0,
+                      attrs={"stimulus_steps": 100, "ms_per_step": 10.0})
+    assert stimulus_window(model) == (0.0, 1000.0)
+    with pytest.raises(ValueError, match="window_ms"):
+        modulation_ratio(rectified(4.0, blank_ms=200.0, stim_ms=0.0, after_ms=0.0), 4.0)
+
+
+def test_modulation_ratio_rejects_frequencies_above_the_bin_nyquist():
+    r = rectified(4.0, bin_ms=10.0)  # Nyquist 50 Hz
+    assert np.isfinite(float(modulation_ratio(r, 40.0)["modulation_ratio"][0, 0]))
+    for tf in (50.0, 80.0):
+        with pytest.raises(ValueError, match=r"tf_hz: .*Nyquist"):
+            modulation_ratio(r, tf)

@@ -8,6 +8,7 @@ the computation in ``.attrs``.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,6 +33,9 @@ from neurofond.analysis._base import (
 )
 
 __all__ = [
+    "NUISANCE_PARAMS",
+    "conditional_tuning_curve",
+    "stimulus_window",
     "tuning_curve",
     "orientation_selectivity",
     "sf_selectivity",
@@ -43,23 +47,101 @@ __all__ = [
 # ---------------------------------------------------------------------------------------------
 
 
+#: Stimulus parameters :func:`tuning_curve` averages over without a warning (the nuisance
+#: parameter of a grating sweep). Identifiers (one value per stimulus, e.g. ``stimulus_id``)
+#: are not parameters and never warn.
+NUISANCE_PARAMS = ("phase",)
+
+
+def stimulus_window(responses: xr.DataArray) -> tuple[float, float]:
+    """The stimulus period ``(0, end)`` in ms: from onset to the end of the stimulus.
+
+    ``end`` is ``attrs["stimulus_duration_ms"]`` when present (recordings, e.g. 500 ms for
+    the static Ecker 2010 release), else ``attrs["stimulus_steps"] * attrs["ms_per_step"]``
+    (presented model responses), else the end of the data; never beyond the end of the data.
+
+    Raises
+    ------
+    ValueError
+        Naming ``window_ms`` when the responses hold no time after stimulus onset.
+    """
+    starts, ends = _time_edges(responses)
+    data_end = float(ends.max())
+    end = data_end
+    attrs = responses.attrs
+    try:
+        if "stimulus_duration_ms" in attrs:
+            end = float(attrs["stimulus_duration_ms"])
+        elif "stimulus_steps" in attrs and "ms_per_step" in attrs:
+            end = float(attrs["stimulus_steps"]) * float(attrs["ms_per_step"])
+    except (TypeError, ValueError):
+        end = data_end
+    if not np.isfinite(end) or end <= 0:
+        end = data_end
+    end = min(end, data_end)
+    if end <= 0:
+        raise ValueError(
+            f"window_ms: the default window is the stimulus period from onset (0 ms), but the "
+            f"responses end at {data_end:g} ms; pass window_ms explicitly"
+        )
+    return 0.0, end
+
+
+def _by_keys(by: Any) -> tuple[str, ...]:
+    keys = (by,) if isinstance(by, str) else tuple(by) if isinstance(by, Sequence) else None
+    if not keys or not all(isinstance(k, str) for k in keys):
+        raise ValueError(
+            f"by: expected a stimulus coordinate name or a sequence of them, got {by!r}"
+        )
+    if len(set(keys)) != len(keys):
+        raise ValueError(f"by: repeated coordinate in {keys!r}")
+    return keys
+
+
+def _marginalized(
+    responses: xr.DataArray, mask: np.ndarray, keys: tuple[str, ...], level: np.ndarray
+) -> list[str]:
+    """Stimulus parameters that vary among the selected stimuli of one ``by`` level.
+
+    Identifiers (coordinates with a distinct value for every selected stimulus, such as
+    ``stimulus_id``) are not parameters and are not listed.
+    """
+    import pandas as pd
+
+    out = []
+    n_levels = int(level.max()) + 1 if level.size else 0
+    for cname, coord in responses.coords.items():
+        if coord.dims != ("stimulus",) or cname in keys or cname == "stimulus":
+            continue
+        codes, uniques = pd.factorize(np.asarray(coord.values)[mask], use_na_sentinel=False)
+        if len(uniques) == codes.size and codes.size > n_levels:
+            continue  # an identifier: one value per stimulus
+        pairs = np.unique(np.stack([level, codes]), axis=1).shape[1] if level.size else 0
+        if pairs > n_levels:
+            out.append(str(cname))
+    return out
+
+
 def tuning_curve(
     responses: xr.DataArray,
-    by: str = "orientation",
+    by: str | Sequence[str] = "orientation",
     *,
     window_ms: Sequence[float] | None = None,
     average: Sequence[str] = ("trial",),
     where: Mapping[str, Any] | None = None,
+    marginalize: Sequence[str] | None = None,
 ) -> xr.DataArray:
-    """Mean firing rate per neuron for each unique value of a stimulus parameter.
+    """Mean firing rate per neuron for each unique value (or combination) of stimulus parameters.
 
     Parameters
     ----------
     responses : xarray.DataArray
         ``Responses`` spike counts, dims ``(trial, stimulus, neuron, time)``.
-    by : str
+    by : str or sequence of str
         Name of a coordinate on ``stimulus`` (``"orientation"``, ``"sf"``, ``"contrast"``
-        ...). The curve has one entry per unique value, sorted ascending.
+        ...), or several (``("orientation", "sf")``): the curve has one dimension per key,
+        with one entry per unique value, sorted ascending (a 2-D orientation x SF curve for
+        two keys). Combinations never presented are NaN.
     window_ms : (float, float), optional
         Response window, ``(start, end)`` in ms or a
         :class:`~neurofond.responses.Window`: whole bins inside it (an edge that cuts a
@@ -69,31 +151,45 @@ def tuning_curve(
         ``"neuron"``. Pass ``()`` to keep single-trial curves.
     where : mapping, optional
         Condition on other stimulus parameters, e.g. ``{"sf": 3.0, "contrast": [0.5, 1]}``:
-        only stimuli whose coordinates take (one of) the given values are used. Stimulus
-        parameters not conditioned on are marginalised by the mean.
+        only stimuli whose coordinates take (one of) the given values are used.
+    marginalize : sequence of str, optional
+        Stimulus parameters you accept to average over. Parameters that vary within one
+        value of ``by`` among the selected stimuli are averaged (marginalised by the mean);
+        those in :data:`NUISANCE_PARAMS` (``phase``) or in ``marginalize`` silently, any
+        other with a warning (e.g. an SF curve that averages over
+        orientation: condition with ``where``, add the parameter to ``by``, use
+        :func:`conditional_tuning_curve`, or name it here).
 
     Returns
     -------
     xarray.DataArray
-        Rates in spikes/s, dims ``(by, neuron)`` (plus ``trial`` when not averaged, minus
+        Rates in spikes/s, dims ``(*by, neuron)`` (plus ``trial`` when not averaged, minus
         ``neuron`` when averaged); neuron coordinates are carried over; attrs hold the
-        provenance (window, ``where``, source).
+        provenance (window, ``where``, source) and ``marginalized`` (the parameters averaged
+        over).
 
     Raises
     ------
     ValueError
         If ``responses`` is not a valid Responses array, ``by`` or a ``where`` key is not a
         stimulus coordinate, ``where`` selects nothing, ``window_ms`` is outside the time
-        range, or ``average`` names another dimension.
+        range, ``average`` names another dimension, or ``marginalize`` names an unknown
+        coordinate.
+
+    Warns
+    -----
+    UserWarning
+        When the curve averages over a stimulus parameter that is neither a nuisance
+        parameter nor named in ``marginalize``.
 
     Notes
     -----
     The rate of one trial is its spike count in the window divided by the window duration.
     Missing trials (NaN; a trial is missing if any of its bins in the window is NaN) are
     ignored: each stimulus condition is first averaged over its valid trials (nan-mean),
-    then conditions sharing the same ``by`` value are averaged with equal weight, so unequal
-    repetition counts do not bias the marginalisation. A value whose conditions have no valid
-    trial gives NaN.
+    then conditions sharing the same ``by`` value(s) are averaged with equal weight, so
+    unequal repetition counts do not bias the marginalisation. A value whose conditions have
+    no valid trial gives NaN.
 
     Examples
     --------
@@ -105,18 +201,42 @@ def tuning_curve(
     4
     """
     _check_responses(responses)
-    values = _stimulus_coord(responses, by, "by")
+    keys = _by_keys(by)
+    values = [_stimulus_coord(responses, key, "by") for key in keys]
     average = tuple(average)
     bad = [d for d in average if d not in ("trial", "neuron")]
     if bad:
         raise ValueError(f"average: can only average over 'trial' and 'neuron', got {bad}")
+    accepted = set(NUISANCE_PARAMS)
+    if marginalize is not None:
+        names = (marginalize,) if isinstance(marginalize, str) else tuple(marginalize)
+        for name in names:
+            _stimulus_coord(responses, name, "marginalize")
+        accepted.update(names)
     mask = _where_mask(responses, where)
     counts, duration, _ = _window_counts(responses, window_ms)
     rates = counts[:, mask] * (1000.0 / duration)  # (trial, stim, neuron)
-    values = values[mask]
-    levels, inverse = np.unique(values, return_inverse=True)
-    onehot = np.zeros((values.size, levels.size))
-    onehot[np.arange(values.size), inverse] = 1.0
+    levels, inverses = [], []
+    for v in values:
+        lv, inv = np.unique(v[mask], return_inverse=True)
+        levels.append(lv)
+        inverses.append(inv)
+    shape = tuple(lv.size for lv in levels)
+    flat = np.ravel_multi_index(tuple(inverses), shape) if inverses[0].size else inverses[0]
+    n_flat = int(np.prod(shape))
+    onehot = np.zeros((flat.size, n_flat))
+    onehot[np.arange(flat.size), flat] = 1.0
+    averaged = _marginalized(responses, mask, keys, flat)
+    unexpected = [c for c in averaged if c not in accepted]
+    if unexpected:
+        warnings.warn(
+            f"tuning_curve: the curve over {keys} averages over the stimulus parameter(s) "
+            f"{unexpected}, which vary within one value of by; condition on them with "
+            f"where={{...}}, add them to by, use conditional_tuning_curve, or pass "
+            f"marginalize={unexpected} to accept the average",
+            UserWarning,
+            stacklevel=2,
+        )
 
     if "trial" in average:
         per_stim = _nanmean(rates, axis=0)[None]  # (1, stim, neuron)
@@ -128,12 +248,14 @@ def tuning_curve(
     with np.errstate(invalid="ignore", divide="ignore"):
         curve = np.where(n > 0, total / np.maximum(n, 1), np.nan)  # (trial, level, neuron)
 
-    coords: dict[str, Any] = {by: levels}
+    coords: dict[str, Any] = {key: lv for key, lv in zip(keys, levels, strict=True)}
     if "neuron" in average:
         curve = _nanmean(curve, axis=2)
-        dims: tuple[str, ...] = ("trial", by)
+        curve = curve.reshape((curve.shape[0], *shape))
+        dims: tuple[str, ...] = ("trial", *keys)
     else:
-        dims = ("trial", by, "neuron")
+        curve = curve.reshape((curve.shape[0], *shape, curve.shape[-1]))
+        dims = ("trial", *keys, "neuron")
         coords.update(_coords_on(responses, "neuron"))
     if "trial" in average:
         curve = curve[0]
@@ -145,13 +267,131 @@ def tuning_curve(
     attrs = _provenance(
         "tuning.tuning_curve",
         responses,
-        by=by,
+        by=keys[0] if len(keys) == 1 else keys,
         window_ms=(float(starts[idx].min()), float(ends[idx].max())),
         average=average,
         where=where,
     )
+    attrs["marginalized"] = repr(averaged)
     attrs["units"] = "spikes/s"
     return xr.DataArray(curve, dims=dims, coords=coords, attrs=attrs, name="tuning_curve")
+
+
+def conditional_tuning_curve(
+    responses: xr.DataArray,
+    by: str = "sf",
+    at: str = "orientation",
+    *,
+    window_ms: Sequence[float] | None = None,
+    where: Mapping[str, Any] | None = None,
+    preferred: Sequence[Any] | np.ndarray | None = None,
+    marginalize: Sequence[str] | None = None,
+) -> xr.DataArray:
+    """Tuning over ``by`` at each neuron's preferred value of ``at``.
+
+    E.g. the spatial-frequency tuning of every neuron at its own preferred orientation, as an
+    experimenter measures it (find the preferred orientation, then sweep SF at it), instead
+    of the SF curve averaged over all orientations.
+
+    Parameters
+    ----------
+    responses : xarray.DataArray
+        ``Responses`` spike counts.
+    by : str
+        The stimulus parameter of the curve (default ``"sf"``).
+    at : str
+        The parameter held at each neuron's preferred value (default ``"orientation"``).
+    window_ms, where, marginalize
+        As in :func:`tuning_curve` (``marginalize`` applies to parameters other than ``by``
+        and ``at``).
+    preferred : sequence, optional
+        The value of ``at`` to use for each neuron (one per neuron, each among the presented
+        values). Default: the value of ``at`` where the neuron's trial-averaged tuning curve
+        over ``at`` (averaged over ``by``) peaks.
+
+    Returns
+    -------
+    xarray.DataArray
+        Rates in spikes/s, dims ``(by, neuron)``, with the neuron coordinate
+        ``preferred_<at>``; attrs as :func:`tuning_curve` plus ``at``.
+
+    Raises
+    ------
+    ValueError
+        As :func:`tuning_curve`; ``at == by``; ``preferred`` of the wrong length or holding
+        a value of ``at`` that was not presented. A neuron silent to every stimulus (no
+        peak) gets NaN.
+
+    Notes
+    -----
+    With the default ``preferred`` the same trials choose the preferred value and give the
+    curve, which biases the peak rate upwards on noisy data (selection bias); pass
+    ``preferred`` measured on other trials to avoid it.
+    """
+    if not isinstance(by, str) or not isinstance(at, str):
+        raise ValueError(f"by, at: expected one stimulus coordinate name each, got {by!r}, {at!r}")
+    if by == at:
+        raise ValueError(f"at: must differ from by, both are {by!r}")
+    grid = tuning_curve(
+        responses, (by, at), window_ms=window_ms, where=where, marginalize=marginalize
+    )  # (by, at, neuron)
+    at_values = np.asarray(grid[at].values)
+    n_neurons = grid.sizes["neuron"]
+    values = np.asarray(grid.values)
+    if preferred is None:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            marginal = np.nanmean(values, axis=0)  # (at, neuron)
+        ok = np.isfinite(marginal).any(axis=0) & (np.nan_to_num(marginal, nan=0.0) > 0).any(axis=0)
+        ipref = np.argmax(np.where(np.isfinite(marginal), marginal, -np.inf), axis=0)
+    else:
+        pref = np.asarray(preferred)
+        if pref.shape != (n_neurons,):
+            raise ValueError(
+                f"preferred: expected one value of {at!r} per neuron ({n_neurons}), "
+                f"got shape {pref.shape}"
+            )
+        ipref = np.empty(n_neurons, dtype=int)
+        for j, v in enumerate(pref):
+            hit = np.flatnonzero(_matches_level(at_values, v))
+            if hit.size != 1:
+                raise ValueError(
+                    f"preferred: {v!r} (neuron {j}) is not a presented value of {at!r}: "
+                    f"{at_values.tolist()}"
+                )
+            ipref[j] = hit[0]
+        ok = np.ones(n_neurons, dtype=bool)
+    curve = values[:, ipref, np.arange(n_neurons)]  # (by, neuron)
+    curve[:, ~ok] = np.nan
+    if np.issubdtype(at_values.dtype, np.number):
+        pref_values = np.where(ok, at_values[ipref].astype(float), np.nan)
+    else:
+        pref_values = np.where(ok, at_values[ipref].astype(object), None)
+    coords: dict[str, Any] = {by: grid[by].values}
+    coords.update(_coords_on(grid, "neuron"))
+    coords[f"preferred_{at}"] = ("neuron", pref_values)
+    attrs = dict(grid.attrs)
+    attrs.update(
+        _provenance(
+            "tuning.conditional_tuning_curve",
+            responses,
+            by=by,
+            at=at,
+            preferred="peak of the curve over at" if preferred is None else "given",
+        )
+    )
+    attrs["units"] = "spikes/s"
+    return xr.DataArray(curve, dims=(by, "neuron"), coords=coords, attrs=attrs,
+                        name="tuning_curve")
+
+
+def _matches_level(levels: np.ndarray, value: Any) -> np.ndarray:
+    if np.issubdtype(levels.dtype, np.number):
+        try:
+            return np.isclose(levels.astype(float), float(value), rtol=1e-9, atol=1e-12)
+        except (TypeError, ValueError):
+            return np.zeros(levels.size, dtype=bool)
+    return levels == value
 
 
 # ---------------------------------------------------------------------------------------------
@@ -248,8 +488,10 @@ def orientation_selectivity(
         ``period``.
     smoothing : {"hanning", None}
         Smooth the sampled curve with the circular 3-tap Hanning window ``[2/5, 1, 2/5]`` used
-        by Brain-Score before interpolating (needs evenly spaced orientations covering the
-        period). Only the bandwidth uses the smoothed curve.
+        by Brain-Score before interpolating. It needs orientations evenly spaced over the
+        period: on an uneven grid the curve is not smoothed, and attrs ``smoothing_applied``
+        (``"None"``) and ``smoothing_note`` say so. Only the bandwidth uses the smoothed
+        curve.
     threshold : float
         Fraction of the peak defining the bandwidth, default ``1/sqrt(2)``.
     resolution_deg : float
@@ -261,14 +503,14 @@ def orientation_selectivity(
         Over the remaining dims of ``curve``: ``preferred_orientation`` (deg, sampled peak),
         ``preferred_orientation_vector`` (deg, half the angle of the vector sum),
         ``peak_rate``, ``orthogonal_rate``, ``circular_variance``, ``global_osi``, ``osi``,
-        ``orthogonal_preferred_ratio`` and ``bandwidth`` (half-width in deg).
+        ``orthogonal_preferred_ratio`` and ``bandwidth`` (half-width in deg); attrs
+        ``smoothing_applied`` and ``smoothing_note`` (empty unless smoothing was skipped).
 
     Raises
     ------
     ValueError
         If ``curve`` lacks ``dim``, contains NaN, infinite or negative values, has fewer than
-        3 orientations, repeats an orientation (mod ``period``), or ``smoothing`` needs an
-        even sampling that the curve does not have.
+        3 orientations or repeats an orientation (mod ``period``).
 
     Notes
     -----
@@ -343,13 +585,16 @@ def orientation_selectivity(
     step = period / theta.size
     even = np.allclose(np.diff(np.concatenate([theta, [theta[0] + period]])), step, atol=1e-6)
     ys = y
+    applied, note = smoothing, ""
     if smoothing == "hanning":
-        if not even:
-            raise ValueError(
-                "smoothing: 'hanning' needs orientations evenly spaced over the period; "
-                "pass smoothing=None"
+        if even:
+            ys = _hanning_circular(y)
+        else:  # a 3-tap window over uneven gaps would weight neighbours at unequal distances
+            applied = None
+            note = (
+                "hanning smoothing skipped: the orientations are not evenly spaced over the "
+                "period; the bandwidth uses the unsmoothed curve"
             )
-        ys = _hanning_circular(y)
     bandwidth = _periodic_bandwidth(theta, ys, period, threshold, resolution_deg)
 
     attrs = _provenance(
@@ -361,6 +606,8 @@ def orientation_selectivity(
         threshold=threshold,
         resolution_deg=resolution_deg,
     )
+    attrs["smoothing_applied"] = _simple(applied)
+    attrs["smoothing_note"] = note
     return _result_dataset(
         {
             "preferred_orientation": pref,
@@ -549,8 +796,10 @@ def modulation_ratio(
         coordinate (e.g. ``"tf"``), or one value per stimulus. Stimuli with ``tf <= 0`` or
         NaN (blanks, static gratings) give NaN.
     window_ms : (float, float), optional
-        Analysis window; default the whole time range. Only the first whole number of
-        cycles inside it is analysed.
+        Analysis window. Default: the stimulus period (:func:`stimulus_window`: from onset at
+        0 ms to the end of the stimulus), so the blank before onset and the response after
+        offset do not enter the cycles. Only the first whole number of cycles inside it is
+        analysed.
     baseline_window_ms : (float, float), optional
         When given, the mean spontaneous rate in this window is subtracted from F0 (not from
         F1), as often done for recordings.
@@ -605,6 +854,8 @@ def modulation_ratio(
         tf = np.asarray(tf_hz, dtype=float)
         if tf.shape != (n_stim,):
             raise ValueError(f"tf_hz: expected {n_stim} values (one per stimulus), got {tf.shape}")
+    if window_ms is None:
+        window_ms = stimulus_window(responses)
     idx = _window_bins(responses, window_ms)
     starts, ends = _time_edges(responses)
     bin_ms = float(responses.attrs["bin_ms"])
