@@ -101,7 +101,7 @@ def trial_reliability(
     >>> from neurofond.responses import make_responses
     >>> psth = np.array([0, 1, 3, 1, 0, 2.0])
     >>> r = make_responses(np.tile(psth, (4, 1, 1, 1)), bin_ms=10.0)
-    >>> float(trial_reliability(r)["reliability"][0, 0])
+    >>> round(float(trial_reliability(r)["reliability"][0, 0]), 12)
     1.0
     """
     _check_responses(responses)
