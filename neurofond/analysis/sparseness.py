@@ -6,7 +6,7 @@ sparsification of the response over time after stimulus onset.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,9 @@ from neurofond.analysis._base import (
     _nanmean,
     _provenance,
     _select_time,
+    _stimulus_coord,
     _time_edges,
+    _where_mask,
     _window_bins,
 )
 
@@ -139,13 +141,42 @@ def _drop(coords: dict[str, Any], dim: str) -> dict[str, Any]:
     return out
 
 
+def _condition_means(
+    mean: np.ndarray, responses: xr.DataArray, mask: np.ndarray, keys: tuple[str, ...]
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Average stimulus rates ``(stimulus, ...)`` over the stimuli of each condition.
+
+    A condition is one presented combination of the ``keys`` coordinates; the stimuli of a
+    condition are averaged with equal weight (nan-mean). Returns ``(condition, ...)`` rates and
+    the condition coordinates.
+    """
+    import pandas as pd
+
+    frame = pd.DataFrame({k: np.asarray(_stimulus_coord(responses, k, "by"))[mask] for k in keys})
+    codes = frame.groupby(list(keys), sort=True, dropna=False).ngroup().to_numpy()
+    n_cond = int(codes.max()) + 1
+    onehot = np.zeros((n_cond, codes.size))
+    onehot[codes, np.arange(codes.size)] = 1.0
+    flat = mean.reshape(mean.shape[0], -1)
+    valid = ~np.isnan(flat)
+    total = onehot @ np.where(valid, flat, 0.0)
+    n = onehot @ valid.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+    first = np.array([np.flatnonzero(codes == c)[0] for c in range(n_cond)])
+    coords = {k: ("stimulus", np.asarray(frame[k].to_numpy())[first]) for k in keys}
+    return out.reshape((n_cond, *mean.shape[1:])), coords
+
+
 def lifetime_sparseness(
     responses: xr.DataArray,
     *,
     window_ms: Sequence[float] | None = None,
     per_time_bin: bool = False,
+    by: str | Sequence[str] | None = None,
+    where: Mapping[str, Any] | None = None,
 ) -> xr.DataArray:
-    """Lifetime sparseness of each neuron over stimuli.
+    """Lifetime sparseness of each neuron over a set of stimulus conditions.
 
     Parameters
     ----------
@@ -154,27 +185,43 @@ def lifetime_sparseness(
     window_ms : (float, float), optional
         Response window, ``(start, end)`` in ms or a
         :class:`~neurofond.responses.Window`: whole bins inside it (an edge that cuts a
-        bin raises); default all bins.
+        bin raises). Default: the stimulus period
+        (:func:`neurofond.analysis.tuning.stimulus_window`; the blank before onset is not a
+        response and would lower the sparseness), or all bins with ``per_time_bin``.
     per_time_bin : bool
         Compute it separately in every time bin of the window (sparsification over time)
         instead of on the rate over the whole window.
+    by : str or sequence of str, optional
+        What one condition is. Default: every stimulus is a condition. With stimulus
+        coordinate names (e.g. ``("orientation", "sf")``), a condition is one presented
+        combination of their values and the stimuli sharing it (e.g. the phases of a
+        grating) are averaged first, with equal weight. Any grid works: uneven, incomplete
+        or non-factorial sets of conditions are used as presented.
+    where : mapping, optional
+        Only stimuli whose coordinates take (one of) the given values (as
+        :func:`neurofond.analysis.tuning.tuning_curve`).
 
     Returns
     -------
     xarray.DataArray
-        ``sparseness``, dims ``(neuron,)`` or ``(neuron, time)``.
+        ``sparseness``, dims ``(neuron,)`` or ``(neuron, time)``; attrs hold the window,
+        ``by``, ``where`` and ``n_conditions``.
 
     Raises
     ------
     ValueError
-        If ``responses`` is invalid or ``window_ms`` lies outside its time range.
+        If ``responses`` is invalid, ``window_ms`` lies outside its time range, ``by`` or a
+        ``where`` key is not a stimulus coordinate, or ``where`` selects nothing.
 
     Notes
     -----
     Treves-Rolls / Vinje-Gallant sparseness (see :func:`treves_rolls_sparseness`) of the
-    trial-averaged rates over the stimuli (Vinje & Gallant 2000; Willmore & Tolhurst 2001,
-    Network 12:255-270). Trials are averaged with a nan-mean (missing trials ignored);
-    stimuli with no valid trial are left out. NaN for neurons silent to every stimulus.
+    trial-averaged rates over the :math:`n` conditions,
+    :math:`S = (1 - (\\sum_c r_c / n)^2 / (\\sum_c r_c^2 / n)) / (1 - 1/n)`
+    (Vinje & Gallant 2000; Willmore & Tolhurst 2001, Network 12:255-270). Trials are
+    averaged with a nan-mean (missing trials ignored); conditions with no valid trial are
+    left out. NaN for neurons silent to every condition. For a tuning curve already in hand
+    (any grid), use ``treves_rolls_sparseness(curve, dim=(...))``.
 
     Examples
     --------
@@ -184,12 +231,38 @@ def lifetime_sparseness(
     >>> float(lifetime_sparseness(make_responses(counts, bin_ms=10.0))[0])
     1.0
     """
+    from neurofond.analysis.tuning import stimulus_window
+
     _check_responses(responses)
+    if window_ms is None and not per_time_bin:
+        window_ms = stimulus_window(responses)
+    mask = _where_mask(responses, where)
     rates, coords, dims, params = _rates(responses, window_ms, per_time_bin)
-    mean = _nanmean(rates, axis=0)
-    da = xr.DataArray(mean, dims=dims[1:], coords=_drop(coords, "trial"))
+    mean = _nanmean(rates[:, mask], axis=0)  # (stimulus, neuron[, time])
+    coords = _drop(coords, "trial")
+    if by is None:
+        keys: tuple[str, ...] = ()
+        coords = {
+            k: ((v[0], v[1][mask]) if isinstance(v, tuple) and v[0] == "stimulus" else v)
+            for k, v in coords.items()
+        }
+        coords = {k: v for k, v in coords.items() if k != "stimulus"}
+    else:
+        keys = (by,) if isinstance(by, str) else tuple(by)
+        if not keys or not all(isinstance(k, str) for k in keys):
+            raise ValueError(f"by: expected stimulus coordinate names, got {by!r}")
+        mean, cond_coords = _condition_means(mean, responses, mask, keys)
+        coords = {**_drop(coords, "stimulus"), **cond_coords}
+    da = xr.DataArray(mean, dims=dims[1:], coords=coords)
     out = treves_rolls_sparseness(da, "stimulus")
-    out.attrs = _provenance("sparseness.lifetime_sparseness", responses, **params)
+    out.attrs = _provenance(
+        "sparseness.lifetime_sparseness",
+        responses,
+        by="stimulus" if by is None else keys,
+        where=where,
+        **params,
+    )
+    out.attrs["n_conditions"] = int(mean.shape[0])
     return out
 
 
