@@ -77,3 +77,40 @@ def test_fit_errors():
         fit_naka_rushton(CONTRASTS, np.ones(CONTRASTS.size), bounds={"gain": (0, 1)})
     with pytest.raises(ValueError, match="responses_per_neuron"):
         fit_naka_rushton(None, xr.DataArray(np.ones(8), dims="ori"))
+
+
+# --------------------------------------------------------------- fit quality flags (14.6)
+
+
+def test_fits_at_a_bound_or_with_c50_outside_the_tested_range_are_flagged():
+    truth = np.array([
+        [20.0, 0.15, 2.5, 2.0],  # well determined
+        [8.0, 0.4, 1.5, 0.0],  # r0 = 0: at the default lower bound, but a valid rate
+        [10.0, 3.0, 2.0, 1.0],  # c50 above the highest tested contrast: extrapolation
+        [10.0, 0.005, 2.0, 1.0],  # saturated below the lowest contrast: c50 and n at bounds
+        [10.0, 0.3, 15.0, 1.0],  # steeper than the n bound (10)
+    ])
+    y = np.stack([naka_rushton(CONTRASTS, *p) for p in truth], axis=1)
+    fit = fit_naka_rushton(CONTRASTS, y)
+    np.testing.assert_array_equal(fit["flagged"].values, [False, False, True, True, True])
+    np.testing.assert_array_equal(fit["at_bound"].values, [False, False, False, True, True])
+    np.testing.assert_array_equal(fit["c50_in_range"].values, [True, True, False, False, True])
+    reasons = fit["flag_reason"].values
+    assert reasons[0] == "" == reasons[1]
+    assert "c50 = 3 outside the tested contrasts [0.02, 1]" in reasons[2]
+    assert "c50 at its lower bound" in reasons[3] and "n at its lower bound" in reasons[3]
+    assert reasons[4] == "n at its upper bound (10)"
+    assert fit["n"].values[4] == pytest.approx(10.0)  # the value is still returned, flagged
+    assert fit.attrs["n_flagged"] == 3 and fit.attrs["n_at_bound"] == 2
+    assert fit.attrs["n_c50_outside_range"] == 2
+
+
+def test_user_bounds_are_flagged_when_hit_and_too_few_points_are_flagged():
+    y = naka_rushton(CONTRASTS, 20.0, 0.15, 2.5, 2.0)
+    fit = fit_naka_rushton(CONTRASTS, y, bounds={"n": (1.0, 2.0)})
+    assert bool(fit["at_bound"][0]) and "n at its upper bound (2)" in str(fit["flag_reason"][0])
+    few = y.copy()
+    few[:5] = np.nan
+    fit = fit_naka_rushton(CONTRASTS, few)
+    assert bool(fit["flagged"][0]) and np.isnan(float(fit["c50"][0]))
+    assert "fewer than 4" in str(fit["flag_reason"][0])

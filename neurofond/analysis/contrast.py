@@ -71,7 +71,7 @@ def _fit_one(
     y: np.ndarray,
     bounds: tuple[np.ndarray, np.ndarray],
     starts: list[np.ndarray],
-) -> tuple[np.ndarray, float, bool]:
+) -> tuple[np.ndarray, float, bool, np.ndarray]:
     from scipy.optimize import least_squares
 
     def resid(p: np.ndarray) -> np.ndarray:
@@ -87,11 +87,17 @@ def _fit_one(
         if best is None or res.cost < best.cost:
             best = res
     if best is None:  # pragma: no cover
-        return np.full(4, np.nan), np.nan, False
+        return np.full(4, np.nan), np.nan, False, np.zeros(4, dtype=int)
     ss_res = float(np.sum(best.fun**2))
     ss_tot = float(np.sum((y - y.mean()) ** 2))
     r2 = 1.0 - ss_res / ss_tot if ss_tot > 0 else np.nan
-    return best.x, r2, bool(best.success)
+    # a parameter at a bound: the optimiser's active constraint, or within 1e-6 of the
+    # bound's span (least_squares keeps iterates strictly inside)
+    tol = 1e-6 * (bounds[1] - bounds[0])
+    side = np.asarray(best.active_mask, dtype=int).copy()
+    side[(side == 0) & (best.x <= bounds[0] + tol)] = -1
+    side[(side == 0) & (best.x >= bounds[1] - tol)] = 1
+    return best.x, r2, bool(best.success), side
 
 
 def fit_naka_rushton(
@@ -125,8 +131,15 @@ def fit_naka_rushton(
     xarray.Dataset
         ``r_max``, ``c50``, ``n``, ``r0``, ``r2`` (coefficient of determination) and
         ``success`` over ``neuron`` (or the second dim of a DataArray input, whose coords
-        are carried over).
-        Neurons with fewer than 4 finite responses give NaN.
+        are carried over), and the quality flags: ``at_bound`` (a parameter ended at a
+        bound of the fit, so the optimum lies outside the allowed box; ``r0`` at the
+        default lower bound 0 is a zero spontaneous rate and is not flagged), ``c50_in_range``
+        (``c50`` within the tested positive contrasts, ``[min c > 0, max c]``; beyond them
+        it is an extrapolation), ``flagged`` (any of: not converged, at a bound, ``c50``
+        outside the range, too few points) and ``flag_reason`` (``""`` or the reasons,
+        ``"; "``-separated). attrs count ``n_flagged``, ``n_at_bound`` and
+        ``n_c50_outside_range``. Neurons with fewer than 4 finite responses give NaN
+        (flagged).
 
     Raises
     ------
@@ -199,10 +212,14 @@ def fit_naka_rushton(
     out = np.full((n_neurons, 4), np.nan)
     r2 = np.full(n_neurons, np.nan)
     success = np.zeros(n_neurons, dtype=bool)
+    sides = np.zeros((n_neurons, 4), dtype=int)
+    c50_in_range = np.zeros(n_neurons, dtype=bool)
+    reasons: list[list[str]] = [[] for _ in range(n_neurons)]
     for j in range(n_neurons):
         ok = np.isfinite(y_all[:, j])
         cj, yj = c[ok], y_all[ok, j]
         if np.unique(cj).size < 4:
+            reasons[j].append("fewer than 4 distinct contrasts with finite responses")
             continue
         cpos = cj[cj > 0]
         span = float(yj.max() - yj.min())
@@ -221,7 +238,22 @@ def fit_naka_rushton(
             for q in (0.25, 0.5, 0.75)
             for n0 in (1.5, 3.0)
         ]
-        out[j], r2[j], success[j] = _fit_one(cj, yj, (lo, hi), starts)
+        out[j], r2[j], success[j], sides[j] = _fit_one(cj, yj, (lo, hi), starts)
+        if "r0" not in bounds and sides[j, 3] < 0 and lo[3] == 0.0:
+            sides[j, 3] = 0  # a zero spontaneous rate is a valid value, not a bound artefact
+        if not success[j]:
+            reasons[j].append("the optimiser did not converge")
+        for k, name in enumerate(PARAMS):
+            if sides[j, k]:
+                where = "lower" if sides[j, k] < 0 else "upper"
+                bound = lo[k] if sides[j, k] < 0 else hi[k]
+                reasons[j].append(f"{name} at its {where} bound ({bound:.4g})")
+        c_lo, c_hi = float(cpos.min()), float(cj.max())
+        c50_in_range[j] = c_lo <= out[j, 1] <= c_hi
+        if not c50_in_range[j]:
+            reasons[j].append(
+                f"c50 = {out[j, 1]:.4g} outside the tested contrasts [{c_lo:.4g}, {c_hi:.4g}]"
+            )
     attrs = _provenance(
         "contrast.fit_naka_rushton",
         responses_per_neuron if isinstance(responses_per_neuron, xr.DataArray) else None,
@@ -231,4 +263,13 @@ def fit_naka_rushton(
     data = {name: (out_dim, out[:, k]) for k, name in enumerate(PARAMS)}
     data["r2"] = (out_dim, r2)
     data["success"] = (out_dim, success)
+    at_bound = (sides != 0).any(axis=1)
+    data["at_bound"] = (out_dim, at_bound)
+    data["c50_in_range"] = (out_dim, c50_in_range)
+    flagged = np.array([bool(r) for r in reasons], dtype=bool)
+    data["flagged"] = (out_dim, flagged)
+    data["flag_reason"] = (out_dim, np.array(["; ".join(r) for r in reasons], dtype=str))
+    attrs["n_flagged"] = int(flagged.sum())
+    attrs["n_at_bound"] = int(at_bound.sum())
+    attrs["n_c50_outside_range"] = int((~c50_in_range & np.isfinite(out[:, 1])).sum())
     return xr.Dataset(data, coords=coords, attrs=attrs)
