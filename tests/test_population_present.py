@@ -142,8 +142,8 @@ def test_movie_frames_are_presented_without_reset():
     transform = PresentationTransform(prep, gain=GAIN)
     pop = _population(transform=transform)
     geo = ScreenGeometry(16.0, 16)
-    frames = grating(geo, 45.0, 2.0, tf=5.0, n_frames=3, frame_rate_hz=25.0)
-    stim = Stimuli(frames=frames[None], geometry=geo, frame_rate_hz=25.0)
+    stim = grating(geo, 45.0, 2.0, tf=5.0, n_frames=3, frame_rate_hz=25.0)  # a Stimuli
+    frames = stim.frames[0]
     ds = pop.present(stim, n_trials=1, blank_steps=2, steps_per_frame=4, seed=5,
                      progress=False, return_rates=True)
     inputs = transform(frames).reshape(1, 3, 256)  # a 16 px canvas is exactly one patch

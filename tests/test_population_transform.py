@@ -21,7 +21,7 @@ def _prep() -> Preprocessing:
 
 def _gratings(contrasts, size=32):
     geo = ScreenGeometry(16.0, size)
-    return np.stack([grating(geo, 30.0, 2.0, contrast=c)[0] for c in contrasts])
+    return np.stack([grating(geo, 30.0, 2.0, contrast=c).frames[0, 0] for c in contrasts])
 
 
 def test_linear_mode_preserves_contrast_ratios_training_mode_does_not():

@@ -65,7 +65,7 @@ def test_render_small_resolution():
     i = 500
     p = {k: v[i] for k, v in s.params.items()}
     expected = grating(s.geometry, p["orientation"], p["sf"], p["phase"], aperture="circular",
-                       radius_deg=p["radius_deg"])
+                       radius_deg=p["radius_deg"]).frames[0]
     np.testing.assert_allclose(s.frames[i], expected)
     r = s.geometry.radius_deg()
     np.testing.assert_allclose(s.frames[i, 0][r > p["radius_deg"]], 0.5)

@@ -31,7 +31,7 @@ def test_size_sweep_columns_order_and_container():
 def test_aperture_area_grows_as_pi_r_squared_and_inside_is_the_grating():
     d = [0.5, 1.0, 1.5, 2.0, 3.0]
     s = size_sweep(G, d, orientations=30.0, sf=1.5, phases=45.0, contrast=1.0)
-    full = grating(G, 30.0, 1.5, phase=45.0, contrast=1.0)[0]
+    full = grating(G, 30.0, 1.5, phase=45.0, contrast=1.0).frames[0, 0]
     areas = []
     for k, diam in enumerate(d):
         frame = s.frames[k, 0]
@@ -47,7 +47,7 @@ def test_aperture_area_grows_as_pi_r_squared_and_inside_is_the_grating():
 def test_raised_cosine_aperture_has_half_amplitude_at_the_radius():
     s = size_sweep(G, [1.0, 2.0], sf=1.0, phases=90.0, aperture="raised_cosine")
     w = aperture_window(G, "raised_cosine", 1.0)
-    full = grating(G, 0.0, 1.0, phase=90.0)[0]
+    full = grating(G, 0.0, 1.0, phase=90.0).frames[0, 0]
     np.testing.assert_allclose(s.frames[1, 0] - 0.5, w * (full - 0.5), atol=1e-6)
 
 
@@ -116,12 +116,12 @@ def test_components_match_the_grating_renderer_and_plaid_is_their_sum():
                                 mask_phase=20.0)
     for ph in (0.0, 60.0):
         test = _frame(s, kind="test", phase=ph)
-        np.testing.assert_allclose(test, grating(G, 30.0, 1.5, phase=ph, contrast=0.4)[0],
+        np.testing.assert_allclose(test, grating(G, 30.0, 1.5, phase=ph, contrast=0.4).frames[0, 0],
                                    atol=1e-6)
         for cm in (0.1, 0.3):
             mask = _frame(s, kind="mask", phase=ph, mask_contrast=cm)
-            np.testing.assert_allclose(mask, grating(G, 120.0, 1.5, phase=20.0, contrast=cm)[0],
-                                       atol=1e-6)
+            np.testing.assert_allclose(
+                mask, grating(G, 120.0, 1.5, phase=20.0, contrast=cm).frames[0, 0], atol=1e-6)
             plaid = _frame(s, kind="plaid", phase=ph, mask_contrast=cm)
             np.testing.assert_allclose(plaid - 0.5, (test - 0.5) + (mask - 0.5), atol=2e-6)
 
@@ -131,9 +131,9 @@ def test_blank_and_zero_contrast_mask_equal_the_mean_screen():
     blank = _frame(s, kind="blank")
     np.testing.assert_array_equal(blank, 0.5)
     # a zero-contrast grating (a mask at contrast 0) is the same screen
-    np.testing.assert_allclose(blank, grating(G, 90.0, 1.0, contrast=0.0)[0], atol=0)
+    np.testing.assert_allclose(blank, grating(G, 90.0, 1.0, contrast=0.0).frames[0, 0], atol=0)
     np.testing.assert_allclose(_frame(s, test_contrast=0.5, mask_contrast=0.0),
-                               grating(G, 0.0, 1.0, contrast=0.5)[0], atol=1e-6)
+                               grating(G, 0.0, 1.0, contrast=0.5).frames[0, 0], atol=1e-6)
 
 
 def test_cross_orientation_aperture_keeps_the_mean_outside():

@@ -133,8 +133,8 @@ def grating(
     center_deg: tuple[float, float] = (0.0, 0.0),
     ramp_deg: float | None = None,
     counterphase: bool = False,
-) -> np.ndarray:
-    """Render one sinusoidal grating (static or drifting) as a frame stack.
+) -> Stimuli:
+    """One sinusoidal grating (static or drifting), as a :class:`Stimuli` of one stimulus.
 
     Parameters
     ----------
@@ -168,10 +168,16 @@ def grating(
 
     Returns
     -------
-    ndarray, shape (n_frames, height, width), float32
-        ``L = mean + mean * contrast * w * sin(2 pi (sf u - tf t) + phase)``
-        with ``u = x cos(orientation) + y sin(orientation)`` and
-        ``t = k / frame_rate_hz``; see the module docstring.
+    Stimuli
+        The same container as the sweeps (:func:`grating_sweep`): ``frames`` of shape
+        ``(1, n_frames, height, width)``, float32, with
+        ``L = mean + mean * contrast * w * sin(2 pi (sf u - tf t) + phase)``,
+        ``u = x cos(orientation) + y sin(orientation)`` and ``t = k / frame_rate_hz``
+        (see the module docstring); ``params`` with the columns of :func:`grating_sweep`
+        (``kind``, ``orientation``, ``sf``, ``phase``, ``contrast``, ``tf``,
+        ``radius_deg`` (inf without aperture), ``center_x_deg``, ``center_y_deg``);
+        ``geometry``; ``frame_rate_hz`` for movies. ``grating(...).frames[0]`` is the
+        frame stack of the grating.
 
     Raises
     ------
@@ -184,6 +190,54 @@ def grating(
     of the unwindowed grating. Spatial frequencies above
     ``geometry.nyquist_cpd`` alias.
     """
+    frames = _grating_frames(
+        geometry, orientation, sf, phase=phase, contrast=contrast, mean=mean, tf=tf,
+        n_frames=n_frames, frame_rate_hz=frame_rate_hz, aperture=aperture,
+        radius_deg=radius_deg, center_deg=center_deg, ramp_deg=ramp_deg,
+        counterphase=counterphase,
+    )
+    cx, cy = _as_point(center_deg, "center_deg")
+    tf = float(tf)
+    kind = "counterphase" if counterphase else ("drifting" if tf != 0 else "static")
+    params = {
+        "kind": [kind],
+        "orientation": [float(orientation)],
+        "sf": [float(sf)],
+        "phase": [float(phase)],
+        "contrast": [float(contrast)],
+        "tf": [tf],
+        "radius_deg": [math.inf if aperture is None else float(radius_deg)],
+        "center_x_deg": [cx],
+        "center_y_deg": [cy],
+    }
+    n = frames.shape[0]
+    return Stimuli(
+        frames=frames[None],
+        params=params,
+        geometry=geometry,
+        frame_rate_hz=frame_rate_hz if n > 1 else None,
+        meta={"builder": "counterphase_grating" if counterphase else "grating",
+              "mean": float(mean), "aperture": aperture},
+    )
+
+
+def _grating_frames(
+    geometry: ScreenGeometry,
+    orientation: float,
+    sf: float,
+    phase: float = 0.0,
+    contrast: float = 1.0,
+    mean: float = 0.5,
+    tf: float = 0.0,
+    n_frames: int = 1,
+    frame_rate_hz: float | None = None,
+    aperture: str | None = None,
+    radius_deg: float | None = None,
+    center_deg: tuple[float, float] = (0.0, 0.0),
+    ramp_deg: float | None = None,
+    counterphase: bool = False,
+) -> np.ndarray:
+    """The frames ``(n_frames, height, width)`` of :func:`grating` (float32)."""
     mean, n_frames, frame_rate_hz = _check_common(geometry, mean, n_frames, frame_rate_hz)
     orientation = _scalar(orientation, "orientation")
     sf = _scalar(sf, "sf", low=0.0)
@@ -216,7 +270,7 @@ def counterphase_grating(
     radius_deg: float | None = None,
     center_deg: tuple[float, float] = (0.0, 0.0),
     ramp_deg: float | None = None,
-) -> np.ndarray:
+) -> Stimuli:
     """Counter-phase (contrast-reversing) grating.
 
     ``L = mean + mean * contrast * w * sin(2 pi sf u + phase) * cos(2 pi tf t)``:
@@ -225,7 +279,8 @@ def counterphase_grating(
 
     Returns
     -------
-    ndarray, shape (n_frames, height, width), float32
+    Stimuli
+        One stimulus, as :func:`grating` (``kind = "counterphase"``).
     """
     return grating(
         geometry, orientation, sf, phase=phase, contrast=contrast, mean=mean, tf=tf,
@@ -271,7 +326,7 @@ def plaid(
     center_deg: tuple[float, float] = (0.0, 0.0),
     ramp_deg: float | None = None,
     clip: bool = True,
-) -> np.ndarray:
+) -> Stimuli:
     """Plaid: the sum of two grating modulations on a common mean.
 
     Parameters
@@ -289,8 +344,16 @@ def plaid(
 
     Returns
     -------
-    ndarray, shape (n_frames, height, width), float32
-        ``L = mean + mean * w * (c_a sin(phi_a) + c_b sin(phi_b))``.
+    Stimuli
+        One stimulus, the same container as the sweeps: ``frames``
+        ``(1, n_frames, height, width)``, float32, with
+        ``L = mean + mean * w * (c_a sin(phi_a) + c_b sin(phi_b))``; ``params`` named as
+        in :func:`neurofond.stimuli.spatial_sweeps.cross_orientation_sweep` (component
+        ``a`` is the test, ``b`` the mask): ``kind`` (``"plaid"``), ``orientation``,
+        ``sf``, ``phase``, ``tf``, ``test_contrast`` (of ``a``), ``mask_orientation``,
+        ``mask_sf``, ``mask_phase``, ``mask_tf``, ``mask_contrast`` (of ``b``),
+        ``contrast`` (``c_a + c_b``, the peak modulation), ``radius_deg``,
+        ``center_x_deg``, ``center_y_deg``.
 
     Raises
     ------
@@ -319,7 +382,31 @@ def plaid(
             "clip: plaid luminance leaves [0, 1] (mean * (c_a + c_b) > min(mean, 1 - mean)); "
             "lower the contrasts or pass clip=True"
         )
-    return np.clip(frames, 0.0, 1.0).astype(np.float32)
+    cx, cy = _as_point(center_deg, "center_deg")
+    params = {
+        "kind": ["plaid"],
+        "orientation": [ca["orientation"]],
+        "sf": [ca["sf"]],
+        "phase": [ca["phase"]],
+        "tf": [ca["tf"]],
+        "test_contrast": [ca["contrast"]],
+        "mask_orientation": [cb["orientation"]],
+        "mask_sf": [cb["sf"]],
+        "mask_phase": [cb["phase"]],
+        "mask_tf": [cb["tf"]],
+        "mask_contrast": [cb["contrast"]],
+        "contrast": [ca["contrast"] + cb["contrast"]],
+        "radius_deg": [math.inf if aperture is None else float(radius_deg)],
+        "center_x_deg": [cx],
+        "center_y_deg": [cy],
+    }
+    return Stimuli(
+        frames=np.clip(frames, 0.0, 1.0).astype(np.float32)[None],
+        params=params,
+        geometry=geometry,
+        frame_rate_hz=frame_rate_hz if n_frames > 1 else None,
+        meta={"builder": "plaid", "mean": mean, "aperture": aperture, "clip": bool(clip)},
+    )
 
 
 def render_gratings(
@@ -407,7 +494,7 @@ def render_gratings(
         has_ap = radius is not None and not (
             isinstance(radius, float) and (math.isnan(radius) or math.isinf(radius))
         )
-        frames[out_i] = grating(
+        frames[out_i] = _grating_frames(
             geometry,
             angle,
             get("sf", i, 1.0),
