@@ -174,8 +174,26 @@ def _cmd_pretrained(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .report import run_main_job
 
-    path = run_main_job(args.out, steps=args.steps, n_patches=args.n_patches, seed=args.seed,
-                        overwrite=args.overwrite)
+    mode = args.mode or ("full" if args.full else "quick")
+    recordings = None if args.no_recordings else (args.recordings or "auto")
+    # the command as parsed (every option spelled out), so the report can be re-run exactly
+    words = ["neurofond", "run", "--out", args.out, "--mode", mode, "--seed", str(args.seed)]
+    for flag, value in (("--models", args.models), ("--sections", args.sections)):
+        if value:
+            words += [flag, *value]
+    for flag, value in (("--recordings", args.recordings), ("--steps", args.steps),
+                        ("--n-patches", args.n_patches)):
+        if value is not None:
+            words += [flag, str(value)]
+    words += [flag for flag, on in (("--no-recordings", args.no_recordings),
+                                    ("--overwrite", args.overwrite)) if on]
+    if args.device != "cpu":
+        words += ["--device", args.device]
+    command = shlex.join(words)
+    path = run_main_job(args.out, models=args.models, recordings=recordings, mode=mode,
+                        steps=args.steps, n_patches=args.n_patches, sections=args.sections,
+                        seed=args.seed, device=args.device, overwrite=args.overwrite,
+                        progress=not args.no_progress, command=command)
     print(f"report: {path}")
     return 0
 
@@ -239,15 +257,35 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--card", metavar="NAME", help="print the full model card of NAME")
     p.set_defaults(func=_cmd_pretrained)
 
-    p = sub.add_parser("run", help="main job: evaluate the shipped population, write a report")
+    p = sub.add_parser("run", help="main job: the in-silico suite (and, with recordings, the "
+                       "comparisons) as one report: index.html + results.json")
+    p.add_argument("--models", nargs="+", default=None, metavar="NAME_OR_PATH",
+                   help="shipped model names or checkpoint paths (default: the shipped models)")
+    p.add_argument("--recordings", default=None, metavar="PATH",
+                   help="recorded data for the comparison and Brain-Score sections (default: "
+                   "the Ecker 2010 gratings where the dataset registry finds them)")
+    p.add_argument("--no-recordings", dest="no_recordings", action="store_true",
+                   help="skip the sections that need recordings")
     p.add_argument("--out", default="results", help="output folder (default: results); "
                    "a non-empty folder needs --overwrite")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true",
+                      help="default sizes (about 10 minutes on 2 cores)")
+    size.add_argument("--full", action="store_true", help="the analyses/ scripts' sizes (slow)")
+    size.add_argument("--mode", choices=["quick", "full", "tiny"], default=None,
+                      help=argparse.SUPPRESS)  # tiny: for tests
     p.add_argument("--overwrite", action="store_true",
                    help="replace an earlier run's report in --out (the new one is built in a "
                    "temporary folder and swapped in; other files are never removed)")
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--n-patches", dest="n_patches", type=int, default=2000)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sections", nargs="+", default=None, metavar="NAME",
+                   help="run only these sections (default: all)")
+    p.add_argument("--steps", type=int, default=None,
+                   help="inference steps of the convergence section (default: by mode)")
+    p.add_argument("--n-patches", dest="n_patches", type=int, default=None,
+                   help="held-out patches of the convergence section (default: by mode)")
+    p.add_argument("--seed", type=int, default=0, help="seed of stimuli, patches and spikes")
+    p.add_argument("--device", default="cpu", help="torch device (default cpu)")
+    p.add_argument("--no-progress", dest="no_progress", action="store_true")
     p.set_defaults(func=_cmd_run)
 
     from .datasets import register_cli

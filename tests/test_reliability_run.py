@@ -17,10 +17,12 @@ from neurofond import report
 from neurofond.cli import main
 
 
-def _fake_run(out: Path, *, steps, n_patches, seed, progress) -> Path:
+def _fake_run(out: Path, *, plan, progress) -> Path:
+    seed = plan.seed
+    steps = plan.settings["convergence"]["steps"]
     (out / "results.json").write_text(json.dumps({"steps": steps, "seed": seed}))
-    (out / f"dictionary_new{seed}.png").write_bytes(b"png")
-    path = out / "report.html"
+    (out / f"fig_new{seed}.png").write_bytes(b"png")
+    path = out / "index.html"
     path.write_text("<html>new</html>")
     return path
 
@@ -61,7 +63,7 @@ def test_overwrite_swaps_the_whole_folder(tmp_path, monkeypatch):
     _earlier_run(out)
     assert main(["run", "--out", str(out), "--steps", "5", "--seed", "3", "--overwrite"]) == 0
     # only the new run's files: the old dictionary figure is gone, no mix
-    assert sorted(_contents(out)) == ["dictionary_new3.png", "report.html", "results.json"]
+    assert sorted(_contents(out)) == ["fig_new3.png", "index.html", "results.json"]
     assert json.loads((out / "results.json").read_text()) == {"steps": 5, "seed": 3}
     assert not _leftovers(tmp_path, "results")
 
@@ -105,10 +107,11 @@ def test_run_bad_arguments_create_nothing(tmp_path, flag, value, word, capsys):
 def test_real_run_into_an_empty_folder_then_overwrite(tmp_path):
     out = tmp_path / "results"
     out.mkdir()
-    args = ["run", "--out", str(out), "--steps", "2", "--n-patches", "16"]
+    args = ["run", "--out", str(out), "--steps", "2", "--n-patches", "16", "--mode", "tiny",
+            "--sections", "convergence", "--no-recordings", "--no-progress"]
     assert main(args) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert "report.html" in names and "results.json" in names
+    assert "index.html" in names and "results.json" in names
     assert main(args) == 2  # second run refused
     assert main([*args, "--overwrite"]) == 0
     assert sorted(p.name for p in out.iterdir()) == names

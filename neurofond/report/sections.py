@@ -1,0 +1,478 @@
+"""The sections of the main job's report: a registry name -> :class:`Section`.
+
+Each section makes one library call per model (the measurement lives in the library:
+:mod:`neurofond.fond.convergence`, :mod:`neurofond.population.receptive_fields`,
+:mod:`neurofond.insilico`, :mod:`neurofond.compare`, :mod:`neurofond.brainscore`), draws its
+figures from the returned numbers (:mod:`neurofond.report.figures`) and returns a
+:class:`SectionOutput`: the numbers for ``results.json``, figures, tables and the headline
+values collected at the top of ``results.json``. Adding a section is one function and one
+line in :data:`SECTIONS`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import figures as F
+
+__all__ = ["SECTIONS", "Context", "Section", "SectionOutput", "Skip", "Table"]
+
+
+class Skip(Exception):
+    """Raised by a section that does not apply (no recordings, no spiking model, ...)."""
+
+
+@dataclass
+class Table:
+    """A table of the report: a title, column names and rows (dicts)."""
+
+    title: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+
+@dataclass
+class SectionOutput:
+    """What a section returns: numbers, figures ``(caption, path)``, tables, headline."""
+
+    results: dict[str, Any] = field(default_factory=dict)
+    figures: list[tuple[str, Path]] = field(default_factory=list)
+    tables: list[Table] = field(default_factory=list)
+    headline: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Context:
+    """What every section sees: output folder, models, sizes, seed, recordings, colours."""
+
+    folder: Path
+    models: list[Any]  # neurofond.pretrained.CheckpointInfo
+    settings: dict[str, dict[str, Any]]
+    seed: int
+    progress: bool
+    recordings: Path | None
+    recordings_note: str
+    colours: dict[str, str]
+    device: str = "cpu"
+    cache: dict[Any, Any] = field(default_factory=dict)
+
+    def population(self, ck: Any, ms_per_step: float | None = None) -> Any:
+        """The model as an in-silico population (one hypercolumn; cached per time step)."""
+        from ..population import InSilicoPopulation
+
+        pop_kw = dict(self.settings["population"])
+        if ms_per_step is not None:
+            pop_kw["ms_per_step"] = ms_per_step
+        key = ("population", ck.name, pop_kw["ms_per_step"])
+        if key not in self.cache:
+            self.cache[key] = InSilicoPopulation.from_checkpoint(
+                ck.path, name=ck.name, device=self.device, **pop_kw)
+        return self.cache[key]
+
+    def spiking(self) -> list[Any]:
+        """The Poisson (spiking) models among the models; Skip when there is none."""
+        out = [ck for ck in self.models if ck.family == "poisson"]
+        if not out:
+            raise Skip("no spiking (iP-VAE) model among --models: spike-count measures need "
+                       "one")
+        return out
+
+    def figure(self, section: str, name: str) -> Path:
+        return self.folder / f"fig_{section}_{name}.png"
+
+
+@dataclass(frozen=True)
+class Section:
+    """One report section: a title, what it measures, and the function that runs it."""
+
+    title: str
+    description: str
+    run: Callable[[Context], SectionOutput]
+    needs_recordings: bool = False
+
+
+def _num(v: Any) -> Any:
+    """A JSON-friendly number (NaN stays NaN; written as null)."""
+    if isinstance(v, (np.floating, float)):
+        return float(v)
+    if isinstance(v, (np.integer, int)) and not isinstance(v, bool):
+        return int(v)
+    return v
+
+
+def _attrs(ds: Any, *keys: str) -> dict[str, Any]:
+    return {k: _num(ds.attrs.get(k)) for k in keys}
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def convergence(ctx: Context) -> SectionOutput:
+    from ..fond.convergence import convergence_summary, run_convergence
+
+    s = ctx.settings["convergence"]
+    runs = run_convergence([ck.path for ck in ctx.models], n_patches=s["n_patches"],
+                           steps=s["steps"], seed=ctx.seed, device=ctx.device,
+                           progress=ctx.progress)
+    out = SectionOutput()
+    traces, conv, rows = {}, {}, []
+    for ck, run in zip(ctx.models, runs):
+        res = run.result
+        traces[ck.name] = res.traces
+        conv[ck.name] = int(res.summary["convergence_step"])
+        row = {"model": ck.name, "family": ck.family,
+               **{k: _num(res.summary[k]) for k in ("r2", "r2_median", "r2_map", "r2_pooled",
+                                                     "zeros", "convergence_step", "distance",
+                                                     "runaway_fraction")},
+               "r2_t16": convergence_summary(run)["r2_t16"],
+               "train_steps": run.train_summary.get("steps")}
+        rows.append(row)
+        out.headline.setdefault("models", {})[ck.name] = {
+            k: row[k] for k in ("family", "r2", "zeros", "convergence_step", "distance")}
+    out.results = {"n_patches": s["n_patches"], "steps": s["steps"], "models": rows}
+    out.tables.append(Table("Per model, final step (R^2: per-patch R^2 averaged, the paper's "
+                            "definition; zeros: proportion of zero responses)",
+                            list(rows[0]), rows))
+    out.figures.append((f"R^2, sparsity and ||du|| against inference step ({s['n_patches']} "
+                        "held-out patches per model; dashed: median R^2)",
+                        F.convergence_figure(traces, ctx.figure("convergence", "traces"), conv,
+                                             colours=ctx.colours, n_patches=s["n_patches"])))
+    return out
+
+
+def dictionaries(ctx: Context) -> SectionOutput:
+    from ..population.receptive_fields import gabor_fraction
+
+    s = ctx.settings["dictionaries"]
+    out = SectionOutput()
+    r2, rows = {}, []
+    for ck in ctx.models:
+        pop = ctx.population(ck)
+        g = gabor_fraction(pop.model, r2_threshold=s["r2_threshold"], n_starts=s["n_starts"])
+        live = np.asarray(g.fits["considered"].values, dtype=bool)
+        r2[ck.name] = np.asarray(g.fits["r2"].values)[live]
+        rows.append({"model": ck.name, "gabor_fraction": g.fraction, "n_gabor": g.n_gabor,
+                     "n_live": g.n_considered, "n_elements": g.n_elements,
+                     "median_r2": float(np.median(r2[ck.name])) if live.any() else None})
+        out.headline.setdefault("models", {})[ck.name] = {"gabor_fraction": g.fraction}
+        out.figures.append((f"{ck.name}: the 128 largest-norm dictionary elements",
+                            F.dictionary_figure(pop.model.phi.detach().cpu().numpy(),
+                                                ctx.figure("dictionaries", ck.name))))
+    out.figures.insert(0, (f"Gabor-fit R^2 of the live elements (n per model in the legend; "
+                           f"{s['n_starts']} starts per fit)",
+                           F.gabor_figure(r2, s["r2_threshold"],
+                                          ctx.figure("dictionaries", "gabor_r2"),
+                                          colours=ctx.colours)))
+    out.results = {"r2_threshold": s["r2_threshold"], "models": rows}
+    out.tables.append(Table(f"Gabor-like elements (R^2 >= {s['r2_threshold']}; live: norm >= "
+                            "10% of the 90th percentile)", list(rows[0]), rows))
+    return out
+
+
+def tuning(ctx: Context) -> SectionOutput:
+    from ..insilico.tuning import OSI_SELECTIVE, grating_tuning
+
+    out = SectionOutput()
+    data, rows = {}, []
+    for ck in ctx.models:
+        ds = grating_tuning(ctx.population(ck), **ctx.settings["tuning"], seed=ctx.seed,
+                            progress=False)
+        ctx.cache[("tuning", ck.name)] = ds
+        resp = np.asarray(ds["responsive"].values, dtype=bool)
+        data[ck.name] = {k: np.asarray(ds[k].values, dtype=float)[resp]
+                         for k in ("osi", "orientation_bandwidth", "peak_sf",
+                                   "sf_bandwidth_octaves")}
+        row = {"model": ck.name, **_attrs(ds, "n_neurons", "n_responsive",
+                                          "fraction_orientation_selective"),
+               **{f"median_{k}": _median(v) for k, v in data[ck.name].items()},
+               "units": ds.attrs["units"]}
+        rows.append(row)
+        out.headline.setdefault("fraction_orientation_selective", {})[ck.name] = \
+            row["fraction_orientation_selective"]
+    out.results = {"models": rows, "settings": _settings(ctx, "tuning"),
+                   "criteria": {"responsive": ds.attrs["responsive_criterion"],
+                                "orientation_selective": ds.attrs["selective_criterion"]}}
+    out.tables.append(Table("Orientation and SF tuning (medians over responsive neurons)",
+                            list(rows[0]), rows))
+    out.figures.append(("OSI, orientation bandwidth, peak SF and SF bandwidth of the responsive "
+                        "neurons (static gratings, posterior-mean rates; n per model in the "
+                        "legends)",
+                        F.tuning_figure(data, ctx.figure("tuning", "histograms"),
+                                        colours=ctx.colours, osi_threshold=OSI_SELECTIVE)))
+    return out
+
+
+def contrast(ctx: Context) -> SectionOutput:
+    from ..insilico.contrast import contrast_latency
+
+    s = dict(ctx.settings["contrast"])
+    ms = s.pop("ms_per_step")
+    out = SectionOutput()
+    data, rows = {}, []
+    for ck in ctx.spiking():
+        ds = contrast_latency(ctx.population(ck, ms), **s, seed=ctx.seed, progress=False)
+        data[ck.name] = ds
+        c = [float(v) for v in ds["contrast"].values]
+        onset = [_num(v) for v in ds["onset_ms"].values]
+        rows.append({"model": ck.name, "n_neurons": ds.attrs["n_neurons"],
+                     "shift_ms": _num(ds.attrs["shift_ms"]),
+                     **{f"naka_rushton_{k}": _num(v)
+                        for k, v in ds.attrs["naka_rushton_params"].items()}})
+        out.headline.setdefault("onset_latency_ms", {})[ck.name] = {
+            f"{cj:.3g}": o for cj, o in zip(c, onset)}
+        out.results[ck.name] = {
+            "contrasts": c, "onset_latency_ms": onset,
+            "onset_latency_iqr_ms": [[_num(a), _num(b)] for a, b in
+                                     zip(ds["onset_ms_q25"].values, ds["onset_ms_q75"].values)],
+            "peak_latency_ms": [_num(v) for v in ds["peak_ms"].values],
+            "n_responding": [int(v) for v in ds["n_responding"].values],
+            "evoked_rate_hz": [_num(v) for v in ds["evoked_rate"].values],
+            "evoked_rate_sem_hz": [_num(v) for v in ds["evoked_rate_sem"].values],
+            "naka_rushton": ds.attrs["naka_rushton_params"], "shift_ms": ds.attrs["shift_ms"],
+            "n_neurons": ds.attrs["n_neurons"], "selection": ds.attrs["selection"]}
+    out.results["settings"] = _settings(ctx, "contrast")
+    table = [{"model": m, "contrast": c, "onset_ms": o, "n_responding": n, "evoked_rate_hz": e}
+             for m, r in out.results.items() if m != "settings"
+             for c, o, n, e in zip(r["contrasts"], r["onset_latency_ms"], r["n_responding"],
+                                   r["evoked_rate_hz"])]
+    out.tables.append(Table("Onset latency (median over responding neurons) and evoked rate "
+                            "per contrast", list(table[0]), table))
+    out.tables.append(Table("Naka-Rushton fit to the mean evoked rate; onset shift (lowest "
+                            "responding minus highest contrast)", list(rows[0]), rows))
+    out.figures.append(("Contrast response (mean +/- SEM over neurons, Naka-Rushton fit), onset "
+                        "latency and time to peak (median, IQR) and the population PSTH per "
+                        "contrast; drifting gratings at each neuron's preferred orientation, SF "
+                        "and phase",
+                        F.contrast_figure(data, ctx.figure("contrast", "latency"),
+                                          colours=ctx.colours)))
+    return out
+
+
+def variability(ctx: Context) -> SectionOutput:
+    from ..insilico.variability import fano_factors
+
+    out = SectionOutput()
+    data, rows = {}, []
+    for ck in ctx.spiking():
+        ds = fano_factors(ctx.population(ck), **ctx.settings["variability"], seed=ctx.seed)
+        data[ck.name] = ds
+        rows.append({"model": ck.name, **_attrs(ds, "median_fano_factor", "q25", "q75",
+                                                "n_pairs", "median_spontaneous_fano_factor",
+                                                "n_spontaneous_pairs")})
+        out.headline.setdefault("median_fano_factor", {})[ck.name] = rows[-1][
+            "median_fano_factor"]
+    out.results = {"models": rows, "settings": _settings(ctx, "variability"),
+                   "inclusion": ds.attrs["inclusion"]}
+    out.tables.append(Table("Fano factor of spike counts in the counting window (median, "
+                            "quartiles over included (stimulus, neuron) pairs)",
+                            list(rows[0]), rows))
+    out.figures.append(("Fano factors: counting window (histogram) and sliding windows "
+                        "(median, IQR band)",
+                        F.fano_figure(data, ctx.figure("variability", "fano"),
+                                      colours=ctx.colours)))
+    return out
+
+
+def sparsification(ctx: Context) -> SectionOutput:
+    from ..insilico.sparsification import sparsification_over_time
+
+    out = SectionOutput()
+    data, rows = {}, []
+    for ck in ctx.models:
+        ds = sparsification_over_time(ctx.population(ck), **ctx.settings["sparsification"],
+                                      seed=ctx.seed)
+        data[ck.name] = ds
+        rows.append({"model": ck.name, **_attrs(ds, "zeros_early", "zeros_late",
+                                                "sparsification", "n_stimuli")})
+    out.results = {"models": rows, "settings": _settings(ctx, "sparsification")}
+    out.tables.append(Table("Proportion of zero counts 0-100 ms after onset (early) and in the "
+                            "last 100 ms of the grating (late)", list(rows[0]), rows))
+    out.figures.append(("Sparsification over time (mean +/- SEM over gratings)",
+                        F.sparsification_figure(data, ctx.figure("sparsification", "time"),
+                                                colours=ctx.colours)))
+    return out
+
+
+def correlations(ctx: Context) -> SectionOutput:
+    from ..insilico.correlations import noise_correlation_experiment
+
+    out = SectionOutput()
+    data, rows = {}, []
+    for ck in ctx.spiking():
+        ds = noise_correlation_experiment(ctx.population(ck), **ctx.settings["correlations"],
+                                          seed=ctx.seed)
+        data[ck.name] = ds
+        rows.append({"model": ck.name, **_attrs(ds, "mean_r_sc", "sem_r_sc", "median_r_sc",
+                                                "n_pairs", "n_neurons_included",
+                                                "n_conditions")})
+    out.results = {"models": rows, "settings": _settings(ctx, "correlations")}
+    out.tables.append(Table("Spike-count noise correlations (all included pairs)",
+                            list(rows[0]), rows))
+    out.figures.append(("Noise correlations: distribution and dependence on signal "
+                        "correlation (mean +/- SEM per bin)",
+                        F.correlation_figure(data, ctx.figure("correlations", "rsc"),
+                                             colours=ctx.colours)))
+    return out
+
+
+def direction(ctx: Context) -> SectionOutput:
+    from ..insilico.direction import DSI_SELECTIVE, direction_tuning
+
+    out = SectionOutput()
+    data, rows = {}, []
+    for ck in ctx.models:
+        ds = direction_tuning(ctx.population(ck), **ctx.settings["direction"], seed=ctx.seed)
+        resp = np.asarray(ds["responsive"].values, dtype=bool)
+        data[ck.name] = {k: np.asarray(ds[k].values, dtype=float)[resp]
+                         for k in ("dsi", "global_dsi")}
+        rows.append({"model": ck.name, **_attrs(ds, "n_neurons", "n_responsive",
+                                                "fraction_direction_selective", "median_dsi")})
+    out.results = {"models": rows, "settings": _settings(ctx, "direction")}
+    out.tables.append(Table("Direction selectivity on a drifting sweep (responsive neurons)",
+                            list(rows[0]), rows))
+    out.figures.append(("DSI and global DSI of the responsive neurons (n per model in the "
+                        "legends)",
+                        F.direction_figure(data, ctx.figure("direction", "dsi"),
+                                           colours=ctx.colours, dsi_threshold=DSI_SELECTIVE)))
+    return out
+
+
+def comparison(ctx: Context) -> SectionOutput:
+    from ..compare import compare, scorecard
+
+    if ctx.recordings is None:
+        raise Skip(ctx.recordings_note)
+    s = dict(ctx.settings["comparison"])
+    candidates = [ck.spec for ck in ctx.models] + list(s.pop("baselines"))
+    n_boot = s.pop("n_bootstrap_scorecard")
+    comp = compare(ctx.recordings, candidates, **s, seed=ctx.seed, progress=ctx.progress)
+    cards = scorecard(comp, n_bootstrap=n_boot, seed=ctx.seed)
+    out = SectionOutput()
+    rows = [{"model": c["model"], "rank": c["rank"],
+             "median_ceiled_predictivity": _num(c["median_ceiled_predictivity"]),
+             "ci95_low": c["ci95"][0], "ci95_high": c["ci95"][1],
+             "median_raw_predictivity": _num(c["median_raw_predictivity"]),
+             "median_ceiling": _num(c["median_ceiling"]),
+             "mean_ks_similarity": c["mean_ks_similarity"], "n_sessions": c["n_sessions"],
+             "n_units": c["n_units"], **{f"fit_{k}": v for k, v in c["fit"].items()}}
+            for c in cards]
+    out.headline["comparison"] = {r["model"]: r for r in rows}
+    out.results = {"recordings": str(ctx.recordings), "scorecard": rows,
+                   "winner": comp.results.get("winner"),
+                   "settings": {**ctx.settings["comparison"]}}
+    out.tables.append(Table(f"Model vs recordings ({ctx.recordings.name}; ceiled predictivity, "
+                            "median over sessions, 95% hierarchical bootstrap CI)",
+                            list(rows[0]), rows))
+    bars = [{**r, "group": "ceiled predictivity"} for r in rows]
+    out.figures.append(("Ceiled predictivity of the recorded PSTHs per candidate (median over "
+                        f"sessions; bars: 95% bootstrap CI; n units = {rows[0]['n_units']})",
+                        F.bar_figure(bars, ctx.figure("comparison", "predictivity"),
+                                     group="group", label="model",
+                                     value="median_ceiled_predictivity", lower="ci95_low",
+                                     upper="ci95_high", ylabel="ceiled predictivity "
+                                     "(dimensionless)", title="neurofond.compare",
+                                     colours=ctx.colours)))
+    return out
+
+
+def brainscore(ctx: Context) -> SectionOutput:
+    import contextlib
+    import io
+    import warnings
+
+    if ctx.recordings is None:
+        raise Skip(ctx.recordings_note)
+    from ..brainscore import require_brainscore
+
+    try:
+        require_brainscore()
+    except ImportError as exc:
+        raise Skip(f"brainscore_vision is not installed ({exc})") from None
+    from ..brainscore.benchmarks import load_local_benchmarks, score_benchmarks
+    from ..brainscore.model import IterativeVAEBrainModel
+
+    s = ctx.settings["brainscore"]
+    rows = []
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        benchmarks = load_local_benchmarks(s["benchmark"], quick=s["quick"],
+                                           data_path=ctx.recordings)
+        for ck in ctx.models:
+            model = IterativeVAEBrainModel.from_name_or_path(ck.path, seed=ctx.seed,
+                                                             trials="average",
+                                                             device=ctx.device)
+            for r in score_benchmarks(model, benchmarks):
+                rows.append({"model": ck.name, **{k: _num(v) for k, v in r.items()
+                                                  if k != "model"}})
+    out = SectionOutput()
+    out.headline["brainscore"] = {m: {r["benchmark"]: r["ceiled"] for r in rows
+                                      if r["model"] == m} for m in dict.fromkeys(
+                                          r["model"] for r in rows)}
+    out.results = {"scores": rows, "settings": dict(s)}
+    out.tables.append(Table("Local Brain-Score benchmarks (raw, ceiling, ceiled; error: the "
+                            "benchmark's score error)", list(rows[0]), rows))
+    bars = [{**r, "group": r["benchmark"].split(".", 1)[-1]} for r in rows]
+    out.figures.append(("Ceiled Brain-Score scores per benchmark (error bars: the score's "
+                        "error estimate)",
+                        F.bar_figure(bars, ctx.figure("brainscore", "scores"), group="group",
+                                     label="model", value="ceiled", lower=None, upper=None,
+                                     error="error", ylabel="ceiled score (dimensionless)",
+                                     title="local Brain-Score benchmarks (offline)",
+                                     colours=ctx.colours)))
+    return out
+
+
+def _median(v: np.ndarray) -> float | None:
+    v = np.asarray(v, dtype=float)
+    v = v[np.isfinite(v)]
+    return float(np.median(v)) if v.size else None
+
+
+def _settings(ctx: Context, name: str) -> dict[str, Any]:
+    return {k: (v.tolist() if isinstance(v, np.ndarray) else v)
+            for k, v in ctx.settings[name].items()}
+
+
+#: The report's sections in the order they run and appear. Size tuning and RF maps
+#: (``neurofond.insilico.spatial`` / ``rf_mapping``) join here, one line each, when they land.
+SECTIONS: dict[str, Section] = {
+    "convergence": Section(
+        "Inference convergence", "Held-out photo patches inferred for T steps from the "
+        "learned prior (paper Fig. 3): R^2, sparsity and ||du|| per step, convergence index.",
+        convergence),
+    "dictionaries": Section(
+        "Dictionaries and Gabor fits", "The learned decoder columns and the fraction that a "
+        "2-D Gabor fits with R^2 >= 0.7 (live elements only).", dictionaries),
+    "tuning": Section(
+        "Orientation and spatial-frequency tuning", "Static full-field gratings (orientation "
+        "x SF x phase) to one hypercolumn; OSI, circular variance, bandwidths, peak SF.",
+        tuning),
+    "contrast": Section(
+        "Contrast response and contrast-dependent latency", "Drifting gratings at each "
+        "selected neuron's preferred orientation, SF and phase at several contrasts "
+        "(paper Fig. 8): Naka-Rushton fit, onset latency and time to peak.", contrast),
+    "variability": Section(
+        "Fano factors", "Repeated static gratings; Fano factor of the spike counts in a fixed "
+        "window and in sliding windows.", variability),
+    "sparsification": Section(
+        "Sparsification over time", "Proportion of zero counts and Treves-Rolls population "
+        "sparseness per model step after onset.", sparsification),
+    "correlations": Section(
+        "Noise correlations", "Spike-count correlations r_sc of all neuron pairs across "
+        "repeated gratings, and against signal correlation.", correlations),
+    "direction": Section(
+        "Direction selectivity", "Gratings drifting in 12 directions; DSI and vector-sum DSI.",
+        direction),
+    "comparison": Section(
+        "Model vs recordings", "neurofond.compare on the recorded V1 gratings: ceiled "
+        "predictivity of the PSTHs per candidate with bootstrap CIs.", comparison,
+        needs_recordings=True),
+    "brainscore": Section(
+        "Brain-Score (local)", "The offline Brain-Score benchmarks on the recorded V1 data "
+        "(quick settings in the default mode).", brainscore, needs_recordings=True),
+}
