@@ -142,6 +142,8 @@ class IterativeVAE(nn.Module):
     ----------
     config : ModelConfig
 
+    Notes
+    -----
     Learned parameters: ``phi`` (D x K decoder), prior (``prior_u`` log-rates for
     Poisson; ``prior_mu``, ``prior_xi`` for Gaussian), ``log_eta`` (and
     ``log_eta_xi``), ``log_bias`` (per neuron), ``log_sigma_x`` (per pixel),

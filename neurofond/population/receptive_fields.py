@@ -523,21 +523,22 @@ def rf_summary(model: Any, *, pixels_per_degree: float | None = None,
 
     Returns
     -------
-    xarray.Dataset over ``neuron`` (``neuron_id`` = unit index) with
+    xarray.Dataset
+        Over ``neuron`` (``neuron_id`` = unit index), with
 
-    - ``x_px``, ``y_px``: RF centre (column, row) in model pixels of the patch,
-      the centroid of the squared element smoothed by a 1-px Gaussian;
-    - ``x_deg``, ``y_deg``: the same in degrees relative to the tile centre
-      (add the tile position, e.g. the ``x_deg`` coord of a Responses, for the
-      visual-field position);
-    - ``orientation`` (deg, grating convention, [0, 180)) and ``sf_cpp``
-      (cycles/pixel), ``sf_cpd`` (cycles/deg): the peak of the element's
-      zero-padded 2-D amplitude spectrum;
-    - ``sf_luminance_cpp`` / ``sf_luminance_cpd`` (populations with a
-      whitening preprocessing): the peak of the element's spectrum times the
-      whitening filter ``R(f)``, i.e. the preferred SF of a luminance grating
-      under the linear presentation transform (whitening boosts high SF);
-    - ``norm``: the element's L2 norm.
+        - ``x_px``, ``y_px``: RF centre (column, row) in model pixels of the patch,
+          the centroid of the squared element smoothed by a 1-px Gaussian;
+        - ``x_deg``, ``y_deg``: the same in degrees relative to the tile centre
+          (add the tile position, e.g. the ``x_deg`` coord of a Responses, for the
+          visual-field position);
+        - ``orientation`` (deg, grating convention, [0, 180)) and ``sf_cpp``
+          (cycles/pixel), ``sf_cpd`` (cycles/deg): the peak of the element's
+          zero-padded 2-D amplitude spectrum;
+        - ``sf_luminance_cpp`` / ``sf_luminance_cpd`` (populations with a
+          whitening preprocessing): the peak of the element's spectrum times the
+          whitening filter ``R(f)``, i.e. the preferred SF of a luminance grating
+          under the linear presentation transform (whitening boosts high SF);
+        - ``norm``: the element's L2 norm.
     """
     from scipy.ndimage import gaussian_filter
 

@@ -117,6 +117,8 @@ def block_to_responses(
     neuron_key : str
         Spike train annotation identifying a unit across segments.
 
+    Notes
+    -----
     A block written by :func:`neurofond.conversions.responses_to_neo` has
     one segment per trial holding every stimulus (stimuli annotated on the
     spike trains); it is read by :func:`neurofond.conversions.neo_to_responses`
