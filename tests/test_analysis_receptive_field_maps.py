@@ -53,9 +53,10 @@ def _rates(stim, rfs, *, gain=20000.0, base=10.0, energy=None) -> np.ndarray:
 
 
 def _lnp(stim, rfs, *, n_trials=10, seed=0, bin_ms=25.0, pre_bins=4, post_bins=None,
-         latency_bins=0, **kw):
+         latency_bins=0, drift=None, **kw):
     """Poisson Responses: ``pre_bins`` of baseline, then frame ``k - latency_bins`` in bin k
-    (the last frame stays on: a static image for every bin after onset)."""
+    (the last frame stays on: a static image for every bin after onset); ``drift`` (one rate
+    per bin after onset, spikes/s) is added to every stimulus, blanks included."""
     rate = _rates(stim, rfs, **kw)
     base = kw.get("base", 10.0)
     n_s, n_f, n_n = rate.shape
@@ -66,6 +67,8 @@ def _lnp(stim, rfs, *, n_trials=10, seed=0, bin_ms=25.0, pre_bins=4, post_bins=N
     r[:, :, pre_bins:] = np.where(valid[None, None],
                                   np.moveaxis(rate[:, np.clip(frame, 0, n_f - 1), :], 1, 2),
                                   base)
+    if drift is not None:
+        r[:, :, pre_bins:] += np.asarray(drift)[None, None]
     lam = r * bin_ms / 1000.0
     counts = np.random.default_rng(seed).poisson(np.broadcast_to(lam, (n_trials, *lam.shape)))
     return make_responses(counts, bin_ms=bin_ms, stimulus_coords=stim.coords(),
@@ -320,6 +323,23 @@ def test_swept_bars_locate_the_rf_and_cancel_the_latency():
         stim.params["direction"] < 180)), latency_ms=30.0)
     assert float(fixed["peak_position_deg"].sel(orientation=0.0)[0]) == pytest.approx(
         0.2, abs=0.06)
+
+
+def test_blank_sweeps_subtract_a_drifting_baseline():
+    rfs = _gaussian(0.2, -0.15, 0.15)[None]
+    stim = bar_sweep(GEOM, np.arange(0, 180, 45), length_deg=2.5, width_deg=0.125,
+                     speed_deg_per_s=10.0, sweep_deg=2.5, frame_rate_hz=100.0, n_blanks=4)
+    assert (stim.params["polarity"] == "blank").sum() == 4
+    drift = 800.0 * np.exp(-np.arange(26) / 8.0)  # a spontaneous rate still settling
+    resp = _lnp(stim, rfs, bin_ms=10.0, pre_bins=5, latency_bins=3, drift=drift, n_trials=20)
+    br = bar_responses(resp)
+    assert "blank sweeps" in br.attrs["baseline"]
+    assert np.nanmedian(br["latency_ms"].values) == pytest.approx(30.0, abs=5.0)
+    assert float(br["centre_x_deg"][0]) == pytest.approx(0.2, abs=0.04)
+    assert float(br["centre_y_deg"][0]) == pytest.approx(-0.15, abs=0.04)
+    # the pre-stimulus baseline leaves the drift in: the peak moves to the sweep's start
+    pre = bar_responses(resp, baseline_ms=(-50, 0))
+    assert np.nanmedian(pre["latency_ms"].values) < 0
 
 
 def test_flashed_bars_give_orientation_tuning_that_rotates_with_the_rf():

@@ -611,8 +611,10 @@ def bar_responses(
         profile (default ``(0, sweep_ms)``, the whole sweep).
     baseline_ms : Window or (start_ms, end_ms), optional
         Baseline window (mean rate of every selected stimulus in it). Default: flashed bars,
-        the blank stimuli (``polarity == "blank"``) in ``window_ms``; swept bars, every bin
-        that ends at or before 0 ms (the pre-stimulus blank).
+        the blank stimuli (``polarity == "blank"``) in ``window_ms``; swept bars, the blank
+        sweeps (``bar_sweep(..., n_blanks=...)``) bin by bin when there are any (a baseline
+        that drifts during the sweep is subtracted), else every bin that ends at or before
+        0 ms (the pre-stimulus blank).
     latency_ms : float
         Swept bars: response latency (>= 0) subtracted from each bin's time before it is
         assigned the bar position on screen at that time.
@@ -694,11 +696,21 @@ def bar_responses(
         per_bin = values[:, :, :, idx_t[keep]] / (widths / 1000.0)  # rates
         trial_mean = _nanmean(per_bin, axis=0)  # (stim, neuron, bins)
         positions = start + speed * np.arange(n_frames) / rate
-        prof = np.full((idx_bars.size, n_frames, n_neuron), np.nan)
         fk = frame[keep]
-        for f in np.unique(fk):
-            prof[:, f, :] = trial_mean[idx_bars][:, :, fk == f].mean(axis=-1)
-        if baseline_ms is None:
+
+        def frames_of(rows: np.ndarray) -> np.ndarray:
+            out = np.full((rows.size, n_frames, n_neuron), np.nan)
+            for f in np.unique(fk):
+                out[:, f, :] = trial_mean[rows][:, :, fk == f].mean(axis=-1)
+            return out
+
+        prof = frames_of(idx_bars)
+        blank = mask & (pol == "blank")
+        if baseline_ms is None and blank.any():
+            baseline_profile = _nanmean(frames_of(np.flatnonzero(blank)), axis=0)
+            baseline = _nanmean(baseline_profile, axis=0)
+            how = "blank sweeps, bin by bin (time-resolved: a drifting baseline is subtracted)"
+        elif baseline_ms is None:
             pre = ends <= 1e-9
             if not pre.any():
                 raise ValueError("baseline_ms: the responses have no bins before 0 ms to take "
@@ -708,9 +720,11 @@ def bar_responses(
         else:
             b_idx = _window_bins(responses, baseline_ms, "baseline_ms")
             how = "baseline_ms, every bar"
-        bw = (ends - starts)[b_idx] / 1000.0
-        b_rate = values[:, idx_bars][..., b_idx].sum(-1) / bw.sum()
-        baseline = _nanmean(b_rate.reshape(-1, n_neuron), axis=0)
+        if not (baseline_ms is None and blank.any()):
+            bw = (ends - starts)[b_idx] / 1000.0
+            b_rate = values[:, idx_bars][..., b_idx].sum(-1) / bw.sum()
+            baseline = _nanmean(b_rate.reshape(-1, n_neuron), axis=0)
+            baseline_profile = baseline
         window_used = _window_tuple(window)
     else:
         if window_ms is None:
@@ -744,7 +758,8 @@ def bar_responses(
             rows.append(np.flatnonzero(bars & np.isclose(ori, o) & (pol == p))[0])
         idx_bars = np.asarray(rows)
         window_used = _window_tuple(window_ms)
-    prof = prof - baseline
+        baseline_profile = baseline
+    prof = prof - baseline_profile
     b_ori = ori[idx_bars]
     b_dir = direction[idx_bars]
     b_pol = pol[idx_bars]

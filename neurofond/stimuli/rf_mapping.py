@@ -313,6 +313,7 @@ def bar_sweep(
     polarities: Sequence[str] = ("on",),
     contrast: float = 1.0,
     mean: float = 0.5,
+    n_blanks: int = 0,
     center_deg: tuple[float, float] = (0.0, 0.0),
 ) -> Stimuli:
     """Bars swept across the receptive field (Hubel & Wiesel 1959, 1962).
@@ -344,6 +345,10 @@ def bar_sweep(
         Light and/or dark bars (default light).
     contrast, mean : float
         Weber contrast in (0, 1] and background luminance, as in :func:`sparse_noise`.
+    n_blanks : int
+        Blank movies (mean gray, ``polarity = "blank"``, orientation and direction NaN)
+        appended (>= 0): a time-resolved baseline for
+        :func:`neurofond.analysis.receptive_field_maps.bar_responses`.
     center_deg : (float, float)
         Centre of the sweep ``(x, y)`` in degrees (the middle of the bar's path).
 
@@ -351,7 +356,7 @@ def bar_sweep(
     -------
     Stimuli
         Movies ``(n, n_frames, H, W)`` at ``frame_rate_hz``; order
-        ``product(orientations, directions, polarities)``; columns ``kind``
+        ``product(orientations, directions, polarities)``, then the blanks; columns ``kind``
         (``"bar_sweep"``), ``orientation`` (deg in [0, 180)), ``direction`` (deg in
         [0, 360)), ``polarity``, ``length_deg``, ``width_deg``, ``speed_deg_per_s``,
         ``start_deg`` (``-sweep_deg / 2``), ``sweep_deg``, ``sweep_ms`` (``n_frames`` frame
@@ -374,13 +379,18 @@ def bar_sweep(
                          f"least 2 frames; got {n_frames} at {rate:g} Hz")
     start = -sweep / 2.0
     positions = bar_positions_deg(n_frames, speed, start, rate)
+    if isinstance(n_blanks, bool) or not isinstance(n_blanks, (int, np.integer)) or n_blanks < 0:
+        raise ValueError(f"n_blanks: expected an integer >= 0, got {n_blanks!r}")
     rows = []
     for ori in oris:
         directions = (ori, ori + 180.0) if both_directions else (ori,)
         for d in directions:
             rows.extend((ori, d % 360.0, p) for p in pols)
+    rows += [(math.nan, math.nan, "blank")] * int(n_blanks)
     frames = np.full((len(rows), n_frames, *geometry.size_px), mean, dtype=np.float32)
     for i, (_, d, p) in enumerate(rows):
+        if p == "blank":
+            continue
         th = math.radians(d)
         for k, pos in enumerate(positions):
             c = (centre[0] + pos * math.cos(th), centre[1] + pos * math.sin(th))
@@ -396,7 +406,7 @@ def bar_sweep(
         "speed_deg_per_s": np.full(n, speed), "start_deg": np.full(n, start),
         "sweep_deg": np.full(n, sweep), "sweep_ms": np.full(n, 1000.0 * n_frames / rate),
         "frame_rate_hz": np.full(n, rate),
-        "contrast": np.full(n, contrast),
+        "contrast": np.array([0.0 if r[2] == "blank" else contrast for r in rows]),
         "center_x_deg": np.full(n, centre[0]), "center_y_deg": np.full(n, centre[1]),
     }
     meta = {"builder": "bar_sweep", "mean": mean, "positions_deg": positions.tolist()}
