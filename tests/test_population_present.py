@@ -281,3 +281,68 @@ def test_from_checkpoint_names_the_population_after_the_file(tmp_path):
         InSilicoPopulation.from_checkpoint(tmp_path / "missing.safetensors")
     with pytest.raises(ValueError, match="name"):
         InSilicoPopulation.from_pretrained("no-such-model")
+
+
+# --------------------------------------------------------- spontaneous steady state (14.6)
+
+
+def test_spontaneous_settling_finds_where_the_blank_rate_stops_drifting():
+    pop = _population()
+    ds = pop.spontaneous_settling(max_steps=200, n_rows=8)
+    assert ds is pop.spontaneous_settling(max_steps=200, n_rows=8)  # cached
+    rate, n = ds["rate"].values, ds.attrs["settling_steps"]
+    steady, band = ds.attrs["steady_rate"], ds.attrs["band"]
+    assert ds.attrs["settled"] and 1 < n < 200
+    # the definition: within the band from step n on, outside it at step n - 1
+    assert np.all(np.abs(rate[n - 1:] - steady) <= band)
+    assert abs(rate[n - 2] - steady) > band
+    assert steady == pytest.approx(rate[-40:].mean())
+    assert ds.attrs["settling_ms"] == n * pop.ms_per_step
+    # the blank of present() is the same simulation: its rates follow the measured curve
+    resp = pop.present(_sweep(orientations=(45.0,)), n_trials=8, blank_steps=n, seed=1,
+                       stimulus_steps=1, progress=False, return_rates=True)
+    blank_rate = resp["rates"].values[..., :n].mean(axis=(0, 1, 2))
+    np.testing.assert_allclose(blank_rate[[0, n - 1]], rate[[0, n - 1]], rtol=0.05)
+
+
+def test_present_warns_when_the_blank_is_shorter_than_the_settling_time():
+    from neurofond.population.population import SpontaneousStateWarning
+
+    pop = _population()
+    kw = {"n_trials": 1, "stimulus_steps": 2, "seed": 0, "progress": False}
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a toy population is not checked unless asked
+        quiet = pop.present(_sweep(), blank_steps=3, **kw)
+    assert quiet.attrs["spontaneous_settling_steps"] == ""
+    n = pop.spontaneous_settling(max_steps=200).attrs["settling_steps"]
+    with pytest.warns(SpontaneousStateWarning, match=rf"blank_steps=3 .*{n} steps"):
+        resp = pop.present(_sweep(), blank_steps=3, **kw)  # measured now: checked
+    assert resp.attrs["spontaneous_settling_steps"] == n
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        long = pop.present(_sweep(), blank_steps=n, **kw)
+        pop.present(_sweep(), blank_steps=3, check_steady_state=False, **kw)
+    assert long.attrs["spontaneous_settling_steps"] == n
+    with pytest.raises(ValueError, match="check_steady_state"):
+        pop.present(_sweep(), blank_steps=3, check_steady_state="yes", **kw)
+    with pytest.raises(ValueError, match="max_steps"):
+        pop.spontaneous_settling(max_steps=5)
+
+
+def test_shipped_ipvae_needs_about_500_blank_steps_and_the_default_blank_warns():
+    """Measured 2026-12-04 on the shipped iP-VAE (linear transform, training-range gain):
+    the mean expected rate falls from 0.87 spikes/step (prior) through 0.57 after the default
+    20-step blank to its floor 3.4e-4 (u at -8) after ~495 steps (seeds 0-2: 495-496)."""
+    from neurofond.population.population import SpontaneousStateWarning
+
+    torch.set_num_threads(1)
+    pop = InSilicoPopulation.from_pretrained("ipvae-k512-b24-photos")
+    ds = pop.spontaneous_settling()
+    assert 400 <= ds.attrs["settling_steps"] <= 600
+    assert ds.attrs["steady_rate"] == pytest.approx(np.exp(-8.0), rel=0.05)
+    assert ds["rate"].values[19] > 100 * ds.attrs["steady_rate"]  # after the default blank
+    stim = _sweep(orientations=(45.0,), size=16)
+    with pytest.warns(SpontaneousStateWarning, match="blank_steps=20"):
+        pop.present(stim.select([0]), n_trials=1, blank_steps=20, stimulus_steps=1,
+                    progress=False)

@@ -57,7 +57,7 @@ from .timing import BLANK, DEFAULT_STATIC_STEPS, TrialSchedule, trial_schedule
 from .transform import MODES, PresentationTransform
 
 __all__ = ["CLAMP_MARGIN", "DEFAULT_STATIC_STEPS", "InSilicoPopulation", "MAX_RESULT_GB",
-           "ParameterError", "TileLayout"]
+           "ParameterError", "SETTLING_RTOL", "SpontaneousStateWarning", "TileLayout"]
 
 #: Default ceiling (GB, 10^9 bytes) on the arrays :meth:`InSilicoPopulation.present` returns;
 #: larger requests are refused before anything is allocated (``max_result_gb`` raises it).
@@ -71,8 +71,19 @@ MAX_RESULT_GB = 4.0
 CLAMP_MARGIN = math.log(2.0)
 
 
+#: Relative tolerance of the spontaneous steady state
+#: (:meth:`InSilicoPopulation.spontaneous_settling`): settled once the population's mean
+#: expected response stays within 5 % (plus the sampling noise) of its steady value.
+SETTLING_RTOL = 0.05
+
+
 class ParameterError(ValueError, TypeError):
     """An unknown keyword argument (a ValueError and a TypeError)."""
+
+
+class SpontaneousStateWarning(UserWarning):
+    """:meth:`InSilicoPopulation.present`: the blank before onset is shorter than the
+    spontaneous state needs to settle, so the baseline still drifts at stimulus onset."""
 
 
 def _reject_unknown(unknown: Mapping[str, Any], where: str, known: Iterable[str]) -> None:
@@ -193,7 +204,9 @@ class InSilicoPopulation:
         model, preprocessing, summary = load_pretrained(name, device=str(device))
         kwargs.setdefault("name", name)
         kwargs.setdefault("summary", summary)
-        return cls(model, preprocessing, **kwargs)
+        population = cls(model, preprocessing, **kwargs)
+        population._shipped = True  # present() checks its blank against the settling time
+        return population
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, **kwargs: Any) -> InSilicoPopulation:
@@ -281,6 +294,7 @@ class InSilicoPopulation:
                 batch_size: int = 1024, return_rates: bool = False, progress: bool = True,
                 record_steps: Iterable[int] | None = None,
                 max_result_gb: float = MAX_RESULT_GB,
+                check_steady_state: bool | None = None,
                 **unknown: Any) -> xr.DataArray | xr.Dataset:
         """Present stimuli and record spike counts, one time bin per model step.
 
@@ -323,6 +337,12 @@ class InSilicoPopulation:
             (10^9 bytes): ``n_trials x n_stimuli x n_neurons x n_recorded``
             counts at 1 byte each (4 for Gaussian models), plus 4 bytes each
             for ``return_rates``. Default :data:`MAX_RESULT_GB` (4 GB).
+        check_steady_state : bool, optional
+            Compare ``blank_steps`` with the steps the spontaneous state needs to settle
+            (:meth:`spontaneous_settling`, measured once per population and cached) and
+            warn (:class:`SpontaneousStateWarning`) when the blank is shorter. None
+            (default): check shipped models (:meth:`from_pretrained`) and populations whose
+            settling was already measured; True: measure it if needed; False: no check.
 
         Returns
         -------
@@ -339,6 +359,8 @@ class InSilicoPopulation:
             blank included, at the soft clamp, see :data:`CLAMP_MARGIN`) and
             ``clamp_fraction_neurons`` (fraction of neurons at the clamp in at
             least one step of one presentation); ``""`` for Gaussian models.
+            attrs ``spontaneous_settling_steps``: the steps the spontaneous state needs
+            to settle (-1: not within the measured range), ``""`` when not checked.
 
         Raises
         ------
@@ -359,6 +381,10 @@ class InSilicoPopulation:
             and of neurons, and what to do (lower the contrast; keep the
             default ``"training_range"`` calibration of the presentation
             transform). Responses at the clamp are saturation, not tuning.
+        SpontaneousStateWarning
+            ``blank_steps`` is shorter than the steps the spontaneous state needs to settle
+            (see ``check_steady_state``): the baseline still drifts at onset, which biases
+            baseline-referenced measures such as latency criteria.
 
         Notes
         -----
@@ -382,7 +408,8 @@ class InSilicoPopulation:
         """
         _reject_unknown(unknown, "present", (
             "n_trials", "blank_steps", "steps_per_frame", "stimulus_steps", "seed",
-            "batch_size", "return_rates", "progress", "record_steps", "max_result_gb"))
+            "batch_size", "return_rates", "progress", "record_steps", "max_result_gb",
+            "check_steady_state"))
         stim = _as_stimuli(stimuli)
         n_trials = check_int(n_trials, "n_trials", minimum=1)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
@@ -395,6 +422,7 @@ class InSilicoPopulation:
         gen = check_torch_generator(seed, self.device)
 
         max_result_gb = check_positive(max_result_gb, "max_result_gb")
+        settling = self._check_blank(schedule.blank_steps, check_steady_state)
         layout = self.layout(stim)
         n_stim, k, n_tiles, n_rec = len(stim), self.n_units, layout.n_tiles, schedule.n_recorded
         _check_result_size(n_trials, n_stim, n_tiles * k, n_rec,
@@ -443,6 +471,7 @@ class InSilicoPopulation:
                                                      + schedule.stimulus_steps)
         attrs["clamp_fraction_steps"] = "" if clamp is None else clamp.fraction_steps(n_steps)
         attrs["clamp_fraction_neurons"] = "" if clamp is None else clamp.fraction_neurons()
+        attrs["spontaneous_settling_steps"] = "" if settling is None else settling
         if clamp is not None and clamp.hits:
             _warn_clamp(clamp, n_steps, float(self.model.clamp_c), self.transform)
         responses = build_responses(spikes, self.model, bin_ms=self.ms_per_step,
@@ -454,6 +483,110 @@ class InSilicoPopulation:
         if rates is None:
             return responses
         return rates_dataset(responses, rates, self.model)
+
+    # ------------------------------------------------------------------ spontaneous state
+    def spontaneous_settling(self, *, max_steps: int = 1000, n_rows: int = 16,
+                             rtol: float = SETTLING_RTOL, seed: int = 0) -> xr.Dataset:
+        """How many blank steps the spontaneous state needs to settle.
+
+        Runs ``n_rows`` trials of ``max_steps`` mean-gray (blank) steps from the learned
+        prior, as :meth:`present` does before onset, and records the population's mean
+        expected response (:meth:`~neurofond.fond.model.IterativeVAE.mean_response`:
+        expected spikes per step for iP-VAE, mean activation for the Gaussian variants)
+        after each step. The result is cached per population and arguments.
+
+        Parameters
+        ----------
+        max_steps : int
+            Blank steps simulated (>= 20).
+        n_rows : int
+            Independent trials averaged (>= 1).
+        rtol : float
+            Relative tolerance of the steady state (> 0), default :data:`SETTLING_RTOL`.
+        seed : int
+            Seed of the spike sampler.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``rate`` over ``step`` (1 .. ``max_steps``: the number of blank steps run);
+            attrs ``settling_steps`` (the first step count after which ``rate`` stays within
+            the band around the steady value; -1 if the last fifth of the run still
+            drifts, i.e. not settled within ``max_steps``), ``settled``, ``steady_rate``
+            (mean over the last fifth), ``band`` (``rtol * |steady| + 3 * sd`` of the last
+            fifth), ``settling_ms`` and the arguments.
+
+        Raises
+        ------
+        ValueError
+            On out-of-range arguments (the message names the argument).
+        """
+        max_steps = check_int(max_steps, "max_steps", minimum=20)
+        n_rows = check_int(n_rows, "n_rows", minimum=1)
+        rtol = check_positive(rtol, "rtol")
+        seed = check_int(seed, "seed", minimum=0)
+        blank = float(self.transform.blank_value())
+        key = (max_steps, n_rows, rtol, seed, blank)
+        cache = self.__dict__.setdefault("_settling_cache", {})
+        if key in cache:
+            return cache[key]
+        gen = check_torch_generator(seed, self.device)
+        x = torch.full((n_rows, self.patch_size**2), blank, dtype=torch.float32,
+                       device=self.device)
+        curve = np.empty(max_steps)
+        with torch.inference_mode():
+            state = self.model.initial_state(n_rows, generator=gen)
+            residual = None
+            for k in range(max_steps):
+                state, residual = self.model.step(state, x, generator=gen, residual=residual)
+                curve[k] = float(self.model.mean_response(state).double().mean())
+        tail = curve[-max(10, max_steps // 5):]
+        steady = float(tail.mean())
+        band = rtol * abs(steady) + 3.0 * float(tail.std())
+        half = tail.size // 2
+        settled = abs(float(tail[:half].mean()) - float(tail[half:].mean())) <= band
+        outside = np.flatnonzero(np.abs(curve - steady) > band)
+        n_settle = int(outside[-1] + 2) if outside.size else 1  # step counts are 1-based
+        if not settled:
+            n_settle = -1
+        ds = xr.Dataset(
+            {"rate": (("step",), curve)},
+            coords={"step": np.arange(1, max_steps + 1)},
+            attrs={"model_name": self.name, "settling_steps": n_settle,
+                   "settled": bool(settled), "steady_rate": steady, "band": band,
+                   "settling_ms": (n_settle * self.ms_per_step if settled else float("nan")),
+                   "ms_per_step": self.ms_per_step, "max_steps": max_steps, "n_rows": n_rows,
+                   "rtol": rtol, "seed": seed, "blank_value": blank,
+                   "units": ("expected spikes per step" if self.model.is_poisson
+                             else "mean activation (a.u.)")})
+        cache[key] = ds
+        return ds
+
+    def _check_blank(self, blank_steps: int, check: bool | None) -> int | None:
+        """Warn when ``blank_steps`` is shorter than the spontaneous settling time; return
+        the settling steps used (None when not checked)."""
+        if check is not None and not isinstance(check, (bool, np.bool_)):
+            raise ValueError(f"check_steady_state: expected True, False or None, got {check!r}")
+        cache = self.__dict__.get("_settling_cache", {})
+        if check is False or (check is None and not cache
+                              and not getattr(self, "_shipped", False)):
+            return None
+        ds = next(reversed(cache.values())) if cache else self.spontaneous_settling()
+        n = int(ds.attrs["settling_steps"])
+        if n < 0 or blank_steps < n:
+            need = (f"more than the {ds.attrs['max_steps']} steps measured" if n < 0
+                    else f"{n} steps ({n * self.ms_per_step:g} ms)")
+            at = ds["rate"].values[blank_steps - 1] if blank_steps >= 1 else float("nan")
+            warnings.warn(
+                f"present: blank_steps={blank_steps} is shorter than the spontaneous state of "
+                f"{self.name} needs to settle ({need}; mean response "
+                f"{float(at):.4g} after the blank vs the steady {ds.attrs['steady_rate']:.4g} "
+                f"{ds.attrs['units']}): the baseline still drifts at onset, which biases "
+                f"baseline-referenced measures (latency criteria, evoked minus spontaneous). "
+                f"Use blank_steps >= {max(n, 0) or ds.attrs['max_steps']}, or "
+                f"check_steady_state=False to silence this (see spontaneous_settling)",
+                SpontaneousStateWarning, stacklevel=3)
+        return n
 
     def present_protocol(self, protocol: Any, **overrides: Any) -> xr.DataArray | xr.Dataset:
         """Present a loaded :class:`~neurofond.stimuli.Protocol` with its presentation settings.
