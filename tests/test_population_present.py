@@ -346,3 +346,27 @@ def test_shipped_ipvae_needs_about_500_blank_steps_and_the_default_blank_warns()
     with pytest.warns(SpontaneousStateWarning, match="blank_steps=20"):
         pop.present(stim.select([0]), n_trials=1, blank_steps=20, stimulus_steps=1,
                     progress=False)
+
+
+# ------------------------------------------------------ runaway (clamp) warning, verified
+
+
+def test_clamp_warning_fractions_equal_an_independent_count_from_the_rates():
+    """The clamp warning counts steps with u >= c - ln 2, i.e. a Poisson rate exp(u) >=
+    exp(c) / 2: recount it from the recorded rates (every step recorded, blank included)."""
+    import math
+
+    prep = Preprocessing()
+    pop = _population(transform=PresentationTransform(prep, gain=1e5))  # runs away
+    stim = _sweep(orientations=(45.0, 135.0), contrasts=[0.02, 1.0])
+    with pytest.warns(UserWarning, match=r"soft clamp.*stimuli, e\.g\. stimulus.*ran away"):
+        ds = pop.present(stim, n_trials=2, blank_steps=2, steps_per_frame=6, seed=0,
+                         progress=False, return_rates=True)
+    c = float(pop.model.clamp_c)
+    at = ds["rates"].values >= math.exp(c) / 2 * (1 - 1e-6)  # (trial, stim, neuron, time)
+    assert ds.attrs["clamp_fraction_steps"] == pytest.approx(at.mean(), rel=1e-6)
+    assert ds.attrs["clamp_fraction_neurons"] == pytest.approx(at.any(axis=(0, 1, 3)).mean())
+    assert ds.attrs["clamp_fraction_stimuli"] == pytest.approx(at.any(axis=(0, 2, 3)).mean())
+    assert 0 < ds.attrs["clamp_fraction_stimuli"] < 1  # some phases stay below the clamp
+    # counts at the clamp are huge: the runaway shows in the spikes too
+    assert ds["spikes"].values[at].min() > 1000

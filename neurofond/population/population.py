@@ -358,7 +358,8 @@ class InSilicoPopulation:
             ``clamp_fraction_steps`` (fraction of the simulated neuron-steps,
             blank included, at the soft clamp, see :data:`CLAMP_MARGIN`) and
             ``clamp_fraction_neurons`` (fraction of neurons at the clamp in at
-            least one step of one presentation); ``""`` for Gaussian models.
+            least one step of one presentation) and ``clamp_fraction_stimuli``
+            (fraction of stimuli that drove a neuron there); ``""`` for Gaussian models.
             attrs ``spontaneous_settling_steps``: the steps the spontaneous state needs
             to settle (-1: not within the measured range), ``""`` when not checked.
 
@@ -377,8 +378,9 @@ class InSilicoPopulation:
         -----
         UserWarning
             iP-VAE neurons reached the soft clamp of the membrane potential
-            (``u >= c - ln 2``): the message gives the fraction of neuron-steps
-            and of neurons, and what to do (lower the contrast; keep the
+            (``u >= c - ln 2``): the population ran away. The message gives the
+            fraction of neuron-steps, of neurons and of stimuli (naming the first
+            stimuli and their parameters), and what to do (lower the contrast; keep the
             default ``"training_range"`` calibration of the presentation
             transform). Responses at the clamp are saturation, not tuning.
         SpontaneousStateWarning
@@ -436,7 +438,7 @@ class InSilicoPopulation:
         stim_chunk = max(1, batch_size // rows_per_stim)
         blank_x = torch.full((1, self.patch_size**2), self.transform.blank_value(),
                              dtype=torch.float32, device=self.device)
-        clamp = _ClampCount(n_tiles * k) if self.model.is_poisson else None
+        clamp = _ClampCount(n_tiles * k, n_stim) if self.model.is_poisson else None
         bar = _progress(n_stim * n_trials * n_tiles, progress, self.name)
         try:
             for s0 in range(0, n_stim, stim_chunk):
@@ -450,7 +452,7 @@ class InSilicoPopulation:
                                                             schedule, gen, return_rates,
                                                             spikes.dtype)
                     if clamp is not None and hits is not None:
-                        clamp.add(hits, pi[sl], k)
+                        clamp.add(hits, pi[sl], k, si[sl] + s0)
                     if counts.dtype != spikes.dtype:
                         spikes = spikes.astype(counts.dtype)
                     view = spikes.reshape(n_trials, n_stim, n_tiles, k, n_rec)
@@ -471,9 +473,10 @@ class InSilicoPopulation:
                                                      + schedule.stimulus_steps)
         attrs["clamp_fraction_steps"] = "" if clamp is None else clamp.fraction_steps(n_steps)
         attrs["clamp_fraction_neurons"] = "" if clamp is None else clamp.fraction_neurons()
+        attrs["clamp_fraction_stimuli"] = "" if clamp is None else float(clamp.stimuli.mean())
         attrs["spontaneous_settling_steps"] = "" if settling is None else settling
         if clamp is not None and clamp.hits:
-            _warn_clamp(clamp, n_steps, float(self.model.clamp_c), self.transform)
+            _warn_clamp(clamp, n_steps, float(self.model.clamp_c), self.transform, stim)
         responses = build_responses(spikes, self.model, bin_ms=self.ms_per_step,
                                     stimulus_coords=stim.coords(),
                                     neuron_coords=tile_neuron_coords(layout, k),
@@ -720,16 +723,19 @@ def _as_stimuli(stimuli: Any) -> Stimuli:
 
 
 class _ClampCount:
-    """Steps at the clamp over a presentation: total, and which neurons ever reached it."""
+    """Steps at the clamp over a presentation: total, and which neurons and stimuli ever
+    reached it."""
 
-    def __init__(self, n_neurons: int) -> None:
+    def __init__(self, n_neurons: int, n_stimuli: int) -> None:
         self.hits = 0
         self.neurons = np.zeros(n_neurons, dtype=bool)
+        self.stimuli = np.zeros(n_stimuli, dtype=bool)
 
-    def add(self, hits: np.ndarray, tiles: np.ndarray, k: int) -> None:
+    def add(self, hits: np.ndarray, tiles: np.ndarray, k: int, stimuli: np.ndarray) -> None:
         self.hits += int(hits.sum(dtype=np.int64))
         rows, units = np.nonzero(hits)
         self.neurons[tiles[rows] * k + units] = True
+        self.stimuli[stimuli[rows]] = True
 
     def fraction_steps(self, n_steps: int) -> float:
         return float(self.hits / n_steps) if n_steps else 0.0
@@ -738,7 +744,17 @@ class _ClampCount:
         return float(self.neurons.mean()) if self.neurons.size else 0.0
 
 
-def _warn_clamp(clamp: _ClampCount, n_steps: int, c: float, transform: Any) -> None:
+def _warn_clamp(clamp: _ClampCount, n_steps: int, c: float, transform: Any,
+                stim: Stimuli) -> None:
+    which = np.flatnonzero(clamp.stimuli)
+    shown = []
+    for i in which[:3]:
+        params = ", ".join(f"{key}={_short(col[i])}" for key, col in stim.params.items()
+                           if key in ("orientation", "direction", "sf", "contrast", "tf",
+                                      "radius_deg", "kind"))
+        shown.append(f"{i}" + (f" ({params})" if params else ""))
+    stimuli = (f"; {which.size} of {clamp.stimuli.size} stimuli, e.g. stimulus "
+               + ", ".join(shown) + ("..." if which.size > 3 else ""))
     fix = "lower the stimulus contrast"
     if getattr(transform, "calibration", "training_range") != "training_range":
         fix += (" or present with the default calibrated transform "
@@ -747,10 +763,15 @@ def _warn_clamp(clamp: _ClampCount, n_steps: int, c: float, transform: Any) -> N
         f"present: {clamp.fraction_steps(n_steps):.2%} of the neuron-steps and "
         f"{clamp.fraction_neurons():.1%} of the neurons ({int(clamp.neurons.sum())} of "
         f"{clamp.neurons.size}) reached the soft clamp of the membrane potential "
-        f"(u >= c - ln 2 = {c - CLAMP_MARGIN:.2f}, >= {math.exp(c) / 2:.0f} spikes per step); "
-        f"responses there are saturation, not tuning. To avoid it, {fix}; the fractions are "
-        f"in attrs clamp_fraction_steps and clamp_fraction_neurons",
+        f"(u >= c - ln 2 = {c - CLAMP_MARGIN:.2f}, >= {math.exp(c) / 2:.0f} spikes per step)"
+        f"{stimuli}: the population ran away; responses there are saturation, not tuning. "
+        f"To avoid it, {fix}; the fractions are in attrs clamp_fraction_steps, "
+        f"clamp_fraction_neurons and clamp_fraction_stimuli",
         UserWarning, stacklevel=3)
+
+
+def _short(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, (float, np.floating)) else str(value)
 
 
 def _check_result_size(n_trials: int, n_stim: int, n_neurons: int, n_rec: int, itemsize: int,
