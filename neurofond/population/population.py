@@ -308,7 +308,9 @@ class InSilicoPopulation:
             Repeats of every stimulus (>= 1); they differ only by sampling noise.
         blank_steps : int
             Mean-gray steps before stimulus onset (>= 0), recorded with
-            negative times. Default 20 (200 ms at 10 ms/step).
+            negative times. Default 20 (200 ms at 10 ms/step), shorter than the
+            shipped models need for their spontaneous state to settle
+            (:meth:`spontaneous_settling`; see ``check_steady_state``).
         steps_per_frame : int, optional
             Steps each movie frame is shown. Default: derived from
             ``stimuli.frame_rate_hz`` and ``ms_per_step`` for movies (1 when a

@@ -5,7 +5,10 @@ trial
 
 1. starts from the model's learned prior;
 2. runs ``blank_steps`` steps on a mean-gray input (steps ``-blank_steps .. -1``: the
-   population settles at its spontaneous state; these bins have negative times);
+   population moves towards its spontaneous state; these bins have negative times). How many
+   steps it needs to settle is measured by
+   :meth:`~neurofond.population.InSilicoPopulation.spontaneous_settling` (shipped iP-VAE:
+   ~500, far more than the default 20; see docs/insilico.md, "Defaults and steady state");
 3. shows the stimulus from step 0: frame ``k`` of a movie for ``steps_per_frame`` steps,
    then frame ``k + 1``, without resetting the state between frames. A static image (one
    frame) is shown for ``stimulus_steps`` steps.
