@@ -33,6 +33,7 @@ from .spec import Chunk, SweepSpec
 
 __all__ = [
     "DIMS",
+    "PER_CHUNK_PREFIX",
     "create_store",
     "load_responses",
     "read_manifest",
@@ -43,7 +44,9 @@ __all__ = [
 DIMS = ("trial", "stimulus", "neuron", "time")
 _META = "_sweep"
 # attrs of one presentation that differ between chunks: kept in the manifest, not the block
-_PER_CHUNK_ATTRS = ("seed", "n_trials", "clamp_fraction_steps", "clamp_fraction_neurons")
+_PER_CHUNK_ATTRS = ("seed", "n_trials")
+#: attrs starting with this (the soft-clamp fractions) are per chunk too
+PER_CHUNK_PREFIX = "clamp_fraction"
 
 
 def _meta(out: str | os.PathLike) -> Path:
@@ -130,7 +133,8 @@ def _block_template(spec: SweepSpec, checkpoint: str, stimuli_name: str) -> Any:
     for name, c in probe.coords.items():
         if c.dims in (("neuron",), ("time",)):
             coords[name] = (c.dims[0], c.values)
-    attrs = {k: v for k, v in probe.attrs.items() if k not in _PER_CHUNK_ATTRS}
+    attrs = {k: v for k, v in probe.attrs.items()
+             if k not in _PER_CHUNK_ATTRS and not k.startswith(PER_CHUNK_PREFIX)}
     attrs.update(sweep_name=spec.name, spec_hash=spec.hash, n_trials_per_seed=n_trials,
                  seeds=json.dumps(s["seeds"]), stimuli_set=stimuli_name, checkpoint=checkpoint,
                  seed_rule="per chunk: neurofond.sweep.spec.chunk_seed; see chunk_seed")

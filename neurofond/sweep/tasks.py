@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -41,17 +42,41 @@ def _cached(key: tuple, build: Any) -> Any:
     return _CACHE[key]
 
 
+_THREADS_LOCK = threading.Lock()
+_THREADS_STATE = {"active": 0, "before": 1}
+
+
 @contextmanager
 def _one_thread() -> Iterator[None]:
-    """torch on one thread for the duration (restored after: the client may share it)."""
+    """torch on one thread while any task of this process runs (restored after the last).
+
+    ``torch.set_num_threads`` is process-wide; the counter keeps it at one thread while
+    several tasks run in threads of one process (a threaded dask worker).
+    """
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    with _THREADS_LOCK:
+        if _THREADS_STATE["active"] == 0:
+            _THREADS_STATE["before"] = torch.get_num_threads()
+            torch.set_num_threads(1)
+        _THREADS_STATE["active"] += 1
     try:
         yield
     finally:
-        torch.set_num_threads(before)
+        with _THREADS_LOCK:
+            _THREADS_STATE["active"] -= 1
+            if _THREADS_STATE["active"] == 0:
+                torch.set_num_threads(_THREADS_STATE["before"])
+
+
+def _worker_address() -> str:
+    """The dask worker running this task ("" outside a worker: the single-process path)."""
+    try:
+        from distributed import get_worker
+
+        return str(get_worker().address)
+    except (ImportError, ValueError):
+        return ""
 
 
 # --------------------------------------------------------------------------- population
@@ -122,7 +147,7 @@ def run_population_chunk(store: str, spec: Mapping[str, Any],
     """
     import xarray as xr
 
-    from .store import DIMS
+    from .store import DIMS, PER_CHUNK_PREFIX
 
     start = time.perf_counter()
     resp = present_chunk(spec, chunk)
@@ -139,10 +164,9 @@ def run_population_chunk(store: str, spec: Mapping[str, Any],
     })
     ds.to_zarr(store, group=group, region={"trial": slice(*chunk["trials"]),
                                            "stimulus": slice(*chunk["stimuli"])})
-    clamp = resp.attrs.get("clamp_fraction_steps", "")
+    clamp = {k: v for k, v in resp.attrs.items() if k.startswith(PER_CHUNK_PREFIX)}
     return {"seed": int(chunk["seed"]), "seconds": time.perf_counter() - start,
-            "pid": os.getpid(), "clamp_fraction_steps": clamp,
-            "clamp_fraction_neurons": resp.attrs.get("clamp_fraction_neurons", "")}
+            "pid": os.getpid(), "worker": _worker_address(), **clamp}
 
 
 # --------------------------------------------------------------------------- training
@@ -184,5 +208,5 @@ def run_training(store: str, spec: Mapping[str, Any], run: Mapping[str, Any]) ->
                        command=f"neurofond sweep {spec.get('path') or ''}".strip())
     last = result.history[-1] if result.history else {}
     return {"checkpoint": str(final.relative_to(store)), "seconds": time.perf_counter() - start,
-            "train_seconds": result.seconds, "pid": os.getpid(),
+            "train_seconds": result.seconds, "pid": os.getpid(), "worker": _worker_address(),
             **{k: last.get(k) for k in ("loss", "val_r2", "val_zeros")}}
