@@ -455,3 +455,30 @@ def test_modulation_ratio_rejects_frequencies_above_the_bin_nyquist():
     for tf in (50.0, 80.0):
         with pytest.raises(ValueError, match=r"tf_hz: .*Nyquist"):
             modulation_ratio(r, tf)
+
+
+@pytest.mark.slow
+def test_shipped_ipvae_f1f0_with_and_without_the_blank():
+    """The bias the old default window (blank included) put on the shipped iP-VAE's F1/F0,
+    as reported in docs/insilico.md ("Defaults and steady state"): drifting gratings at 4 Hz,
+    8 directions x SF 2 and 4 cycles/deg, 1 s, 4 trials, the default 20-step blank."""
+    import torch
+
+    from neurofond.population import InSilicoPopulation
+    from neurofond.stimuli import ScreenGeometry, drifting_grating_sweep
+
+    torch.set_num_threads(1)
+    pop = InSilicoPopulation.from_pretrained("ipvae-k512-b24-photos")
+    stim = drifting_grating_sweep(ScreenGeometry(16.0, 16), directions=range(0, 360, 45),
+                                  sfs=[2.0, 4.0], tfs=[4.0], n_frames=100, frame_rate_hz=100.0)
+    resp = pop.present(stim, n_trials=4, blank_steps=20, seed=0, progress=False,
+                       check_steady_state=False)
+    new = modulation_ratio(resp, 4.0)
+    old = modulation_ratio(resp, 4.0, window_ms=(-200, 1000))  # the old default: every bin
+    f0 = new["f0"].values
+    best, cols = np.argmax(f0, axis=0), np.arange(f0.shape[1])
+    ok = f0[best, cols] > 5.0
+    assert ok.sum() == pytest.approx(481, abs=10)
+    med_new = np.nanmedian(new["modulation_ratio"].values[best, cols][ok])
+    med_old = np.nanmedian(old["modulation_ratio"].values[best, cols][ok])
+    assert med_new == pytest.approx(1.24, abs=0.05) and med_old == pytest.approx(0.93, abs=0.05)
