@@ -447,6 +447,14 @@ def test_modulation_ratio_default_window_is_the_stimulus_period():
     assert stimulus_window(model) == (0.0, 1000.0)
     with pytest.raises(ValueError, match="window_ms"):
         modulation_ratio(rectified(4.0, blank_ms=200.0, stim_ms=0.0, after_ms=0.0), 4.0)
+    # data recorded from 250 ms on: the stimulus period within the data
+    late = rectified(4.0).isel(time=slice(250, None))
+    assert stimulus_window(late) == (250.0, 1000.0)
+    assert float(modulation_ratio(late, 4.0)["modulation_ratio"][0, 0]) == pytest.approx(
+        np.pi / 2, rel=1e-4)
+    with pytest.raises(ValueError, match="stimulus ends at 100"):
+        stimulus_window(rectified(4.0, attrs={"stimulus_duration_ms": 100.0}).isel(
+            time=slice(200, None)))
 
 
 def test_modulation_ratio_rejects_frequencies_above_the_bin_nyquist():

@@ -54,11 +54,12 @@ NUISANCE_PARAMS = ("phase",)
 
 
 def stimulus_window(responses: xr.DataArray) -> tuple[float, float]:
-    """The stimulus period ``(0, end)`` in ms: from onset to the end of the stimulus.
+    """The stimulus period ``(start, end)`` in ms: from onset to the end of the stimulus.
 
-    ``end`` is ``attrs["stimulus_duration_ms"]`` when present (recordings, e.g. 500 ms for
-    the static Ecker 2010 release), else ``attrs["stimulus_steps"] * attrs["ms_per_step"]``
-    (presented model responses), else the end of the data; never beyond the end of the data.
+    ``start`` is 0 (stimulus onset), or the first bin when the data start later. ``end`` is
+    ``attrs["stimulus_duration_ms"]`` when present (recordings, e.g. 500 ms for the static
+    Ecker 2010 release), else ``attrs["stimulus_steps"] * attrs["ms_per_step"]`` (presented
+    model responses), else the end of the data; never beyond the end of the data.
 
     Raises
     ------
@@ -79,12 +80,15 @@ def stimulus_window(responses: xr.DataArray) -> tuple[float, float]:
     if not np.isfinite(end) or end <= 0:
         end = data_end
     end = min(end, data_end)
-    if end <= 0:
+    start = max(0.0, float(starts.min()))
+    if end <= start:
         raise ValueError(
             f"window_ms: the default window is the stimulus period from onset (0 ms), but the "
-            f"responses end at {data_end:g} ms; pass window_ms explicitly"
+            f"responses span [{float(starts.min()):g}, {data_end:g}] ms"
+            + (f" and the stimulus ends at {end:g} ms" if end < data_end else "")
+            + "; pass window_ms explicitly"
         )
-    return 0.0, end
+    return start, end
 
 
 def _by_keys(by: Any) -> tuple[str, ...]:
