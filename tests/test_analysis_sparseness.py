@@ -180,3 +180,15 @@ def test_lifetime_sparseness_bad_input():
     assert np.isnan(one.values).all()
     silent = grid_responses(np.zeros((3, 1)), {"orientation": [0.0, 45.0, 90.0]})
     assert np.isnan(float(lifetime_sparseness(silent)[0]))
+
+
+def test_population_sparseness_and_zeros_default_to_the_stimulus_period():
+    """Like lifetime sparseness: the blank is not a response. Per time bin, every bin
+    (the sparsification over time includes the blank)."""
+    r = grid_responses(np.eye(4) * 5.0, {"orientation": [0.0, 45.0, 90.0, 135.0]},
+                       blank_bins=4, spont=2.0)
+    np.testing.assert_allclose(population_sparseness(r).values, 1.0)
+    np.testing.assert_allclose(proportion_zeros(r).values, 0.75)  # 3 of 4 neurons silent
+    assert population_sparseness(r).attrs["window_ms"] == (0.0, 40.0)
+    np.testing.assert_allclose(proportion_zeros(r, window_ms=(-40, 40)).values, 0.0)
+    assert population_sparseness(r, per_time_bin=True).sizes["time"] == 8

@@ -132,6 +132,16 @@ def _rates(
     return rates, coords, dims, params
 
 
+def _default_window(responses: xr.DataArray, window_ms: Any, per_time_bin: bool) -> Any:
+    """The stimulus period when no window is given for a rate over a window; every bin for
+    measures per time bin (sparsification over time, blank included)."""
+    if window_ms is None and not per_time_bin:
+        from neurofond.analysis.tuning import stimulus_window
+
+        return stimulus_window(responses)
+    return window_ms
+
+
 def _drop(coords: dict[str, Any], dim: str) -> dict[str, Any]:
     out = {}
     for k, v in coords.items():
@@ -231,11 +241,8 @@ def lifetime_sparseness(
     >>> float(lifetime_sparseness(make_responses(counts, bin_ms=10.0))[0])
     1.0
     """
-    from neurofond.analysis.tuning import stimulus_window
-
     _check_responses(responses)
-    if window_ms is None and not per_time_bin:
-        window_ms = stimulus_window(responses)
+    window_ms = _default_window(responses, window_ms, per_time_bin)
     mask = _where_mask(responses, where)
     rates, coords, dims, params = _rates(responses, window_ms, per_time_bin)
     mean = _nanmean(rates[:, mask], axis=0)  # (stimulus, neuron[, time])
@@ -280,7 +287,9 @@ def population_sparseness(
     responses : xarray.DataArray
         ``Responses`` spike counts.
     window_ms : (float, float), optional
-        Response window; default all bins.
+        Response window. Default: the stimulus period
+        (:func:`neurofond.analysis.tuning.stimulus_window`), or all bins with
+        ``per_time_bin``.
     per_time_bin : bool
         Compute it in every time bin (sparsification over time).
     average_trials : bool
@@ -313,6 +322,7 @@ def population_sparseness(
     [0.0, 0.0, 0.0]
     """
     _check_responses(responses)
+    window_ms = _default_window(responses, window_ms, per_time_bin)
     rates, coords, dims, params = _rates(responses, window_ms, per_time_bin)
     if average_trials:
         da = xr.DataArray(_nanmean(rates, axis=0), dims=dims[1:], coords=_drop(coords, "trial"))
@@ -343,7 +353,9 @@ def proportion_zeros(
         one value per stimulus) or ``"stimulus"`` (lifetime view, one value per neuron), or
         both.
     window_ms : (float, float), optional
-        Counting window; the count of a trial is its total in the window. Default all bins.
+        Counting window; the count of a trial is its total in the window. Default: the
+        stimulus period (:func:`neurofond.analysis.tuning.stimulus_window`), or all bins with
+        ``per_time_bin``.
     per_time_bin : bool
         Use the count in every single bin instead (adds a ``time`` dim).
 
@@ -377,6 +389,7 @@ def proportion_zeros(
     bad = [d for d in pooled if d not in ("neuron", "stimulus")]
     if bad or not pooled:
         raise ValueError(f"over: expected 'neuron' and/or 'stimulus', got {over!r}")
+    window_ms = _default_window(responses, window_ms, per_time_bin)
     rates, coords, dims, params = _rates(responses, window_ms, per_time_bin)
     axes = (0,) + tuple(dims.index(d) for d in pooled)
     valid = ~np.isnan(rates)
