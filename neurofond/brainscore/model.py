@@ -24,7 +24,9 @@ K neurons), non-overlapping (stride ``patch_size_deg``).
 Time (defaults)
 ---------------
 One inference step is ``ms_per_step`` ms (10). Each presentation starts with
-``blank_steps`` mean-gray steps (20, the spontaneous state), then the image is
+``blank_steps`` mean-gray steps (20: a short blank from the prior's initial state,
+not the settled spontaneous state, which the shipped iP-VAE reaches after about 500
+steps; see ``InSilicoPopulation.spontaneous_settling``), then the image is
 shown until the end of the last requested time bin. Model step ``s`` (0 = image
 onset) covers ``[latency_ms + s * ms_per_step, latency_ms + (s + 1) *
 ms_per_step)`` ms; a requested bin ``(start, end)`` collects the steps lying
