@@ -171,7 +171,12 @@ def _cmd_pretrained(args: argparse.Namespace) -> int:
     return 0
 
 
+_NOT_SET = object()
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    import signal
+
     from .report import run_main_job
 
     mode = args.mode or ("full" if args.full else "quick")
@@ -190,10 +195,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.device != "cpu":
         words += ["--device", args.device]
     command = shlex.join(words)
-    path = run_main_job(args.out, models=args.models, recordings=recordings, mode=mode,
-                        steps=args.steps, n_patches=args.n_patches, sections=args.sections,
-                        seed=args.seed, device=args.device, overwrite=args.overwrite,
-                        progress=not args.no_progress, command=command)
+    # a terminated run removes its temporary folder (SIGTERM -> SystemExit unwinds it)
+    try:
+        previous = signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    except ValueError:  # not the main thread: signals cannot be handled here
+        previous = _NOT_SET
+    try:
+        path = run_main_job(args.out, models=args.models, recordings=recordings, mode=mode,
+                            steps=args.steps, n_patches=args.n_patches,
+                            sections=args.sections, seed=args.seed, device=args.device,
+                            overwrite=args.overwrite, progress=not args.no_progress,
+                            command=command)
+    finally:
+        if previous is not _NOT_SET:
+            signal.signal(signal.SIGTERM, previous)
     print(f"report: {path}")
     return 0
 

@@ -27,6 +27,7 @@ import copy
 import re
 import time
 import traceback
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "quick": {
         "population": {"ms_per_step": 10.0, "patch_size_deg": 1.0},
         "convergence": {"n_patches": 500, "steps": 300},
-        "dictionaries": {"n_starts": 2, "r2_threshold": 0.7},
+        "dictionaries": {"n_starts": 1, "r2_threshold": 0.7, "max_elements": None},
         "tuning": {**_TUNING_GRID, "n_trials": 1},
         "contrast": {"ms_per_step": 5.0, "contrasts": [float(v) for v in
                                                         np.geomspace(0.15, 1.0, 5)],
@@ -61,7 +62,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "sparsification": {"n_trials": 10},
         "correlations": {"n_trials": 30},
         "direction": {"directions": list(np.arange(0.0, 360.0, 30.0)), "sfs": [1.5, 3.0]},
-        "comparison": {"quick": True, "sessions": [7, 12],
+        "size_tuning": {"n_neurons": 32},
+        "comparison": {"quick": True, "sessions": [7], "models": "spiking",
                        "baselines": ["gabor-energy", "stimulus-floor"],
                        "n_bootstrap_scorecard": 200},
         "brainscore": {"benchmark": "all", "quick": True},
@@ -69,7 +71,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "full": {
         "population": {"ms_per_step": 10.0, "patch_size_deg": 1.0},
         "convergence": {"n_patches": 2000, "steps": 1000},
-        "dictionaries": {"n_starts": 4, "r2_threshold": 0.7},
+        "dictionaries": {"n_starts": 4, "r2_threshold": 0.7, "max_elements": None},
         "tuning": {**_TUNING_GRID, "n_trials": 1},
         "contrast": {"ms_per_step": 5.0, "contrasts": [float(v) for v in
                                                         np.geomspace(0.15, 1.0, 7)],
@@ -81,7 +83,8 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "correlations": {"n_trials": 60},
         "direction": {"directions": list(np.arange(0.0, 360.0, 30.0)),
                       "sfs": [1.0, 1.5, 2.0, 3.0, 4.0], "n_trials": 1},
-        "comparison": {"quick": False, "sessions": None,
+        "size_tuning": {"n_neurons": None, "fit": True},
+        "comparison": {"quick": False, "sessions": None, "models": "all",
                        "baselines": ["gabor-energy", "pixel-pca", "stimulus-floor"],
                        "n_bootstrap_scorecard": 1000},
         "brainscore": {"benchmark": "all", "quick": False},
@@ -89,7 +92,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "tiny": {
         "population": {"ms_per_step": 10.0, "patch_size_deg": 1.0},
         "convergence": {"n_patches": 32, "steps": 40},
-        "dictionaries": {"n_starts": 1, "r2_threshold": 0.7},
+        "dictionaries": {"n_starts": 1, "r2_threshold": 0.7, "max_elements": 64},
         "tuning": {"orientations": list(np.arange(0.0, 180.0, 30.0)), "sfs": [1.0, 2.0, 4.0],
                    "phases": [0.0, 180.0], "n_trials": 1},
         "contrast": {"ms_per_step": 5.0, "contrasts": [0.2, 0.4, 0.7, 1.0], "n_neurons": 6,
@@ -101,7 +104,10 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
         "correlations": {"n_trials": 10, "orientations": [0.0, 45.0, 90.0, 135.0],
                          "sfs": [2.0], "contrasts": [0.3], "min_trials": 10},
         "direction": {"directions": [0.0, 90.0, 180.0, 270.0], "sfs": [2.0]},
-        "comparison": {"quick": True, "sessions": [7], "baselines": ["stimulus-floor"],
+        "size_tuning": {"n_neurons": 8, "diameters_deg": [0.25, 0.5, 1.0, 2.0],
+                        "phases": [0.0, 180.0]},
+        "comparison": {"quick": True, "sessions": [7], "models": "spiking",
+                       "baselines": ["stimulus-floor"],
                        "n_bootstrap_scorecard": 50},
         "brainscore": {"benchmark": "ecker2010-orientation", "quick": True},
     },
@@ -193,7 +199,7 @@ def plan_run(*, models: Any = None, recordings: Any = "auto", mode: str = "quick
         models = [models]
     try:
         cks = resolve_checkpoints([str(m) for m in models])
-    except (FileNotFoundError, KeyError) as exc:
+    except (ValueError, FileNotFoundError, KeyError) as exc:
         raise ValueError(f"models: {exc}") from None
     if len({ck.name for ck in cks}) != len(cks):
         raise ValueError(f"models: the names repeat ({[ck.name for ck in cks]})")
@@ -300,8 +306,11 @@ def _run_section(section: Section, ctx: Context) -> tuple[dict[str, Any], Sectio
     t0 = time.perf_counter()
     status: dict[str, Any] = {"title": section.title, "status": "ok"}
     output = SectionOutput()
+    caught: list[warnings.WarningMessage] = []
     try:
-        output = section.run(ctx)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            output = section.run(ctx)
     except Skip as exc:
         status.update(status="skipped", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - a failing section must not stop the others
@@ -310,6 +319,10 @@ def _run_section(section: Section, ctx: Context) -> tuple[dict[str, Any], Sectio
                       traceback=[f"{Path(f.filename).name}:{f.lineno} in {f.name}: {f.line}"
                                  for f in frames])
     status["seconds"] = round(time.perf_counter() - t0, 2)
+    # the library's warnings (e.g. an unsettled spontaneous state) are part of the result
+    seen = dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught
+                         if not issubclass(w.category, (DeprecationWarning, FutureWarning)))
+    status["warnings"] = [m if len(m) <= 600 else m[:600] + " ..." for m in seen][:10]
     return status, output
 
 
@@ -339,7 +352,7 @@ def _run_into(out: Path, *, plan: Plan, progress: bool) -> Path:
         "model_names": names,
         "recordings": None if plan.recordings is None else str(plan.recordings),
         "recordings_note": plan.recordings_note, **environment(),
-        "settings": plan.settings, "sections": {}}
+        "settings": plan.settings, "section_order": list(plan.sections), "sections": {}}
     outputs: dict[str, SectionOutput] = {}
     bar = tqdm(plan.sections, desc="report", unit="section", disable=not progress)
     for name in bar:

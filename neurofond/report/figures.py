@@ -18,7 +18,8 @@ from .._scripts import pyplot as _pyplot
 
 __all__ = ["bar_figure", "contrast_figure", "convergence_figure", "correlation_figure",
            "dictionary_figure", "direction_figure", "fano_figure",
-           "gabor_figure", "model_colours", "sparsification_figure", "tuning_figure"]
+           "gabor_figure", "model_colours", "size_figure", "sparsification_figure",
+           "tuning_figure"]
 
 #: Fixed colours: the shipped families (as in analyses/, neurofond._scripts.COLORS) and the
 #: comparison's baselines; other names get the spare colours in order of appearance.
@@ -119,9 +120,19 @@ def _hist(ax: Any, data: Mapping[str, np.ndarray], colours: Mapping[str, str], b
         ax.axvline(line, color="k", ls=":", lw=1)
     if log:
         ax.set_xscale("log")
+        _log_ticks(ax, bins)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("neurons")
     ax.legend(fontsize=7)
+
+
+def _log_ticks(ax: Any, values: Any) -> None:
+    """Plain tick labels (0.5, 1, 2 ...) on a log axis spanning ``values``."""
+    lo, hi = float(np.min(values)), float(np.max(values))
+    ticks = [t for t in (0.1, 0.15, 0.2, 0.3, 0.5, 0.7, 1, 2, 4, 8, 16) if lo <= t <= hi]
+    ax.set_xticks(ticks)
+    ax.set_xticklabels([f"{t:g}" for t in ticks])
+    ax.minorticks_off()
 
 
 def gabor_figure(r2: Mapping[str, np.ndarray], threshold: float, path: Path, *,
@@ -142,7 +153,7 @@ def tuning_figure(data: Mapping[str, Mapping[str, np.ndarray]], path: Path, *,
                   colours: Mapping[str, str], osi_threshold: float) -> Path:
     """OSI, orientation bandwidth, peak SF and SF bandwidth of the responsive neurons."""
     plt = _pyplot()
-    fig, axes = plt.subplots(1, 4, figsize=(16, 3.6))
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.2))
     panels = (("osi", "OSI (dimensionless)", np.linspace(0, 1, 21), osi_threshold, False),
               ("orientation_bandwidth", "orientation bandwidth (deg)",
                np.linspace(0, 90, 19), None, False),
@@ -190,6 +201,8 @@ def contrast_figure(data: Mapping[str, Any], path: Path, *, colours: Mapping[str
                           f"(n={int(first.attrs.get('n_neurons', 0))} neurons)", fontsize=9)
     for ax in axes[:2]:
         ax.set_xscale("log")
+        if first is not None:
+            _log_ticks(ax, first["contrast"].values)
         ax.set_xlabel("contrast (Michelson)")
     axes[0].set_ylabel("evoked rate (spikes/s)")
     axes[1].set_ylabel("latency after onset (ms; median, IQR)")
@@ -291,6 +304,29 @@ def direction_figure(data: Mapping[str, Mapping[str, np.ndarray]], path: Path, *
           "global (vector-sum) DSI (dimensionless)")
     axes[0].set_title(f"dotted: direction-selective criterion DSI >= {dsi_threshold:.2g}",
                       fontsize=9)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=DPI)
+
+
+def size_figure(data: Mapping[str, Mapping[str, np.ndarray]], path: Path, *,
+                colours: Mapping[str, str]) -> Path:
+    """Normalised size-tuning curves (median, IQR band over neurons) and the SI histogram."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
+    for name, d in data.items():
+        col = _colour(colours, name)
+        norm = np.asarray(d["normalised"], dtype=float)
+        n = norm.shape[1]
+        if n:
+            q25, med, q75 = np.nanpercentile(norm, [25, 50, 75], axis=1)
+            axes[0].plot(d["size_deg"], med, color=col, marker="o",
+                         label=f"{name} (median, IQR; n={n} neurons)")
+            axes[0].fill_between(d["size_deg"], q25, q75, color=col, alpha=0.2)
+    _hist(axes[1], {m: d["si"] for m, d in data.items()}, colours, np.linspace(0, 1, 21),
+          "surround suppression index (1 - R_largest / R_peak)")
+    axes[0].set_xlabel("aperture diameter (deg)")
+    axes[0].set_ylabel("response / neuron's peak")
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     return save_figure(fig, path, dpi=DPI)
 

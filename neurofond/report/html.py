@@ -14,7 +14,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-__all__ = ["write_html"]
+__all__ = ["PAGE_CHECK", "write_html"]
 
 _STYLE = """
 body{font-family:system-ui,sans-serif;max-width:1200px;margin:1.5em auto;padding:0 1em;
@@ -31,7 +31,8 @@ pre{background:#f6f6f6;padding:.6em;overflow-x:auto;font-size:.85em}
 .note{color:#555;font-size:.9em}
 """
 
-_CHECK = """
+#: The load-time check appended to every report page.
+PAGE_CHECK = """
 <div id="report-check" data-state="pending"></div>
 <script>
 window.addEventListener('load', function () {
@@ -70,8 +71,12 @@ def _fmt(v: Any) -> str:
 def _table(columns: list[str], rows: list[Mapping[str, Any]], title: str = "") -> str:
     head = "".join(f"<th class='{'l' if i == 0 else ''}'>{html.escape(c)}</th>"
                    for i, c in enumerate(columns))
-    body = "".join("<tr>" + "".join(f"<td class='{'l' if i == 0 else ''}'>{_fmt(r.get(c))}</td>"
-                                    for i, c in enumerate(columns)) + "</tr>" for r in rows)
+    def cell(i: int, v: Any) -> str:
+        left = i == 0 or isinstance(v, str)
+        return f"<td class='{'l' if left else ''}'>{_fmt(v)}</td>"
+
+    body = "".join("<tr>" + "".join(cell(i, r.get(c)) for i, c in enumerate(columns)) + "</tr>"
+                   for r in rows)
     cap = f"<p class='note'>{html.escape(title)}</p>" if title else ""
     return f"{cap}<table><tr>{head}</tr>{body}</table>"
 
@@ -149,12 +154,17 @@ def write_html(results: Mapping[str, Any], outputs: Mapping[str, Any],
                          f"{html.escape(tb)}</pre></div>")
         elif s["status"] == "skipped":
             parts.append(f"<p class='skipped'>Skipped: {html.escape(s['reason'])}</p>")
+        if s.get("warnings"):
+            items = "".join(f"<li>{html.escape(w)}</li>" for w in s["warnings"])
+            parts.append(f"<details class='note'><summary>{len(s['warnings'])} warning(s) "
+                         f"raised by the library during this section</summary><ul>{items}"
+                         "</ul></details>")
         if out is not None:
             for t in out.tables:
                 parts.append(_table(t.columns, t.rows, t.title))
             for caption, path in out.figures:
                 parts.append(_img(path, caption))
         parts.append("</section>")
-    parts.append(_CHECK)
+    parts.append(PAGE_CHECK)
     parts.append("</body></html>")
     return "\n".join(parts)

@@ -153,7 +153,10 @@ def dictionaries(ctx: Context) -> SectionOutput:
     r2, rows = {}, []
     for ck in ctx.models:
         pop = ctx.population(ck)
-        g = gabor_fraction(pop.model, r2_threshold=s["r2_threshold"], n_starts=s["n_starts"])
+        phi = pop.model.phi.detach().cpu().numpy()
+        n_fit = phi.shape[1] if s.get("max_elements") is None else s["max_elements"]
+        g = gabor_fraction(phi[:, :n_fit], r2_threshold=s["r2_threshold"],
+                           n_starts=s["n_starts"])
         live = np.asarray(g.fits["considered"].values, dtype=bool)
         r2[ck.name] = np.asarray(g.fits["r2"].values)[live]
         rows.append({"model": ck.name, "gabor_fraction": g.fraction, "n_gabor": g.n_gabor,
@@ -161,16 +164,19 @@ def dictionaries(ctx: Context) -> SectionOutput:
                      "median_r2": float(np.median(r2[ck.name])) if live.any() else None})
         out.headline.setdefault("models", {})[ck.name] = {"gabor_fraction": g.fraction}
         out.figures.append((f"{ck.name}: the 128 largest-norm dictionary elements",
-                            F.dictionary_figure(pop.model.phi.detach().cpu().numpy(),
-                                                ctx.figure("dictionaries", ck.name))))
+                            F.dictionary_figure(phi, ctx.figure("dictionaries", ck.name),
+                                                title=f"{ck.name}: 128 of {pop.n_units} "
+                                                      "elements (largest norm first)")))
     out.figures.insert(0, (f"Gabor-fit R^2 of the live elements (n per model in the legend; "
                            f"{s['n_starts']} starts per fit)",
                            F.gabor_figure(r2, s["r2_threshold"],
                                           ctx.figure("dictionaries", "gabor_r2"),
                                           colours=ctx.colours)))
     out.results = {"r2_threshold": s["r2_threshold"], "models": rows}
+    subset = ("" if s.get("max_elements") is None else
+              f"; only the first {s['max_elements']} elements fitted (this mode's size)")
     out.tables.append(Table(f"Gabor-like elements (R^2 >= {s['r2_threshold']}; live: norm >= "
-                            "10% of the 90th percentile)", list(rows[0]), rows))
+                            f"10% of the 90th percentile{subset})", list(rows[0]), rows))
     return out
 
 
@@ -342,13 +348,50 @@ def direction(ctx: Context) -> SectionOutput:
     return out
 
 
+def size_tuning(ctx: Context) -> SectionOutput:
+    from ..insilico.spatial import measure_size_tuning, summarize
+
+    s = dict(ctx.settings["size_tuning"])
+    n = s.pop("n_neurons")
+    out = SectionOutput()
+    data, rows = {}, []
+    for ck in ctx.models:
+        pop = ctx.population(ck)
+        neurons = None if n is None else list(range(min(int(n), pop.n_units)))
+        ds = measure_size_tuning(pop, neurons=neurons, **s, seed=ctx.seed)
+        summ = summarize(ds)["size"]
+        ok = np.asarray(ds["responsive"].values, dtype=bool)
+        curve = np.asarray(ds["curve"].transpose("size_deg", "neuron").values, dtype=float)
+        peak = np.nanmax(curve, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            norm = curve[:, ok] / np.where(peak[ok] > 0, peak[ok], np.nan)
+        data[ck.name] = {"size_deg": np.asarray(ds["size_deg"].values, dtype=float),
+                         "normalised": norm, "si": np.asarray(ds["si"].values)[ok]}
+        rows.append({"model": ck.name, "n_neurons": summ["n_neurons"],
+                     "n_responsive": summ["n_responsive"], "median_si": summ["si"]["median"],
+                     "si_q25": summ["si"]["q25"], "si_q75": summ["si"]["q75"],
+                     **{k: v for k, v in summ.items() if k.startswith("fraction")},
+                     "median_preferred_size_deg": summ["preferred_size_deg"]["median"]})
+        out.results[ck.name] = summ
+    out.results["settings"] = _settings(ctx, "size_tuning")
+    out.tables.append(Table("Size tuning: surround suppression index (SI) and preferred "
+                            "aperture diameter over responsive neurons", list(rows[0]), rows))
+    out.figures.append(("Size tuning at each neuron's preferred orientation and SF, apertures "
+                        "centred on its RF: response / neuron's peak (median, IQR band) and "
+                        "the suppression index",
+                        F.size_figure(data, ctx.figure("size_tuning", "curves"),
+                                      colours=ctx.colours)))
+    return out
+
+
 def comparison(ctx: Context) -> SectionOutput:
     from ..compare import compare, scorecard
 
     if ctx.recordings is None:
         raise Skip(ctx.recordings_note)
     s = dict(ctx.settings["comparison"])
-    candidates = [ck.spec for ck in ctx.models] + list(s.pop("baselines"))
+    models = ctx.spiking() if s.pop("models") == "spiking" else ctx.models
+    candidates = [ck.spec for ck in models] + list(s.pop("baselines"))
     n_boot = s.pop("n_bootstrap_scorecard")
     comp = compare(ctx.recordings, candidates, **s, seed=ctx.seed, progress=ctx.progress)
     cards = scorecard(comp, n_bootstrap=n_boot, seed=ctx.seed)
@@ -438,8 +481,8 @@ def _settings(ctx: Context, name: str) -> dict[str, Any]:
             for k, v in ctx.settings[name].items()}
 
 
-#: The report's sections in the order they run and appear. Size tuning and RF maps
-#: (``neurofond.insilico.spatial`` / ``rf_mapping``) join here, one line each, when they land.
+#: The report's sections in the order they run and appear (RF maps,
+#: ``neurofond.insilico.rf_mapping``, join here when they land: one function, one line).
 SECTIONS: dict[str, Section] = {
     "convergence": Section(
         "Inference convergence", "Held-out photo patches inferred for T steps from the "
@@ -468,6 +511,10 @@ SECTIONS: dict[str, Section] = {
     "direction": Section(
         "Direction selectivity", "Gratings drifting in 12 directions; DSI and vector-sum DSI.",
         direction),
+    "size_tuning": Section(
+        "Size tuning (surround suppression)", "Circular apertures of growing diameter, "
+        "centred on each neuron's RF, at its preferred orientation and SF "
+        "(neurofond.insilico.spatial).", size_tuning),
     "comparison": Section(
         "Model vs recordings", "neurofond.compare on the recorded V1 gratings: ceiled "
         "predictivity of the PSTHs per candidate with bootstrap CIs.", comparison,
