@@ -52,14 +52,15 @@ def test_evaluate_records_the_spike_backend_and_torch_backend_reproduces_itself(
 
 
 def test_main_job_writes_report_for_every_shipped_model(tmp_path):
-    path = run_main_job(tmp_path, steps=20, n_patches=100, progress=False)
+    path = run_main_job(tmp_path, steps=20, n_patches=100, progress=False,
+                        sections=["convergence"], recordings=None)
     results = json.loads((tmp_path / "results.json").read_text())
-    names = {r["model"] for r in results["models"]}
+    names = set(results["models"])
     assert {"ipvae-k512-b24-photos", "igvae-k512-b8-photos", "igrelu-k512-b8-photos"} <= names
     html = path.read_text()
-    assert all(n in html for n in names) and "convergence.png" in html
-    assert (tmp_path / "convergence.png").stat().st_size > 10_000
-    for row in results["models"]:
+    assert all(n in html for n in names) and "fig_convergence_traces.png" in html
+    assert (tmp_path / "fig_convergence_traces.png").stat().st_size > 10_000
+    for row in results["sections"]["convergence"]["results"]["models"]:
         assert -1 <= row["r2_median"] <= 1 and 0 <= row["zeros"] <= 1
 
 
