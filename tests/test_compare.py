@@ -48,3 +48,78 @@ def test_session_windows_follow_the_one_window_rule():
     assert resp.sizes["time"] == 70 and float(resp["time"][0]) == -200.0
     with pytest.raises(ValueError, match="cuts the bin"):
         sess.window(5.0, 55.0)
+
+
+def test_nested_ridge_equals_the_cross_validated_ridge():
+    """At a fixed setting the nested engine's outer folds are RidgePredictor's (same splits,
+    penalty per unit from the same inner folds): an independent reference."""
+    from neurofond.compare.nested import NestedRidge, fold_plan, scale_features
+    from neurofond.compare.scores import predictivity
+
+    rng = np.random.default_rng(0)
+    c, k, nb, u = 16, 30, 25, 12
+    feat = rng.normal(size=(c, k, nb))
+    targets = np.einsum("ckb,ku->cub", feat, rng.normal(size=(k, u)))
+    targets += 3 * rng.normal(size=targets.shape)
+    con = np.tile([0.2, 1.0], 8)
+    ref = predictivity(feat, targets, con, n_folds=4, seed=0, inner_folds=3)
+    ridge = NestedRidge(targets.transpose(0, 2, 1), fold_plan(con, 4, 3, 0))
+    x = scale_features(feat.transpose(0, 2, 1))
+    scores, alpha_idx = ridge.inner_scores(x)
+    assert scores.shape == (4,) and np.all(np.isfinite(scores))
+    r = np.array([ridge.outer_r(x, f, alpha_idx[f]) for f in range(4)])
+    np.testing.assert_allclose(r.mean(0), ref["neuron_r"].values, atol=1e-10)
+    np.testing.assert_allclose(ridge.alphas[alpha_idx], ref["alpha"].values)
+    assert np.nanmean(np.nanmedian(r, 1)) == pytest.approx(float(ref["score"]), abs=1e-10)
+
+
+def test_reduce_features_keeps_the_ridge_subspace():
+    from neurofond.compare.nested import reduce_features
+
+    rng = np.random.default_rng(1)
+    low = rng.normal(size=(6, 3, 40))  # rank-3 responses of 50 channels
+    rates = np.einsum("cpt,pk->ckt", low, rng.normal(size=(3, 50)))
+    red, kept = reduce_features(rates, 8)
+    assert red.shape == (6, 8, 40) and kept == pytest.approx(1.0)
+    same, kept_all = reduce_features(rates, None)
+    assert same.shape == rates.shape and kept_all == 1.0
+
+
+def _floor_recordings(delay_ms: float, seed: int = 0):
+    """Poisson "recordings" of Gabor-energy channels at 5 ms per step and a known delay."""
+    from neurofond.compare.resampling import resample_matrix
+    from neurofond.responses import make_responses
+
+    params = compare.stimulus_parameters()
+    ori = np.repeat(np.arange(8) * 22.5, 2)
+    con = np.tile([0.3, 1.0], 8)
+    cand = compare.BaselineCandidate("gabor-energy", params)
+    stim = compare.render_conditions(ori, con, params)
+    steps = np.arange(-80, 110)
+    feats = cand.simulate(stim, steps, 1, 0, spikes=False).astype(float)
+    starts = np.arange(-300.0, 500.0, 10.0)
+    psth = feats @ resample_matrix(steps, 5.0, delay_ms, np.append(starts, 500.0)).T
+    rng = np.random.default_rng(seed)
+    units = rng.choice(np.flatnonzero(psth.max(axis=(0, 2)) > 0), 20, replace=False)
+    p = psth[:, units] / psth[:, units].max(axis=(0, 2), keepdims=True)
+    lam = (3.0 + 50.0 * p) * 0.01
+    counts = rng.poisson(lam[None], size=(25, *lam.shape))
+    return make_responses(counts, bin_ms=10.0, stimulus_coords={"orientation": ori,
+                                                                 "contrast": con},
+                          time_start_ms=starts)
+
+
+def test_delay_recovered_by_nested_selection():
+    """A baseline generator (fast): its delay recovered within one grid step by every fold."""
+    rec = _floor_recordings(40.0)
+    comp = compare.compare(rec, ["gabor-energy", "stimulus-floor"], quick=True, n_trials=2,
+                           n_trials_features=1, n_bootstrap=20, progress=False,
+                           delays_ms=(0.0, 20.0, 40.0, 60.0, 80.0))
+    fit = comp.fits["gabor-energy"]
+    assert fit["delay_ms"] == 40.0
+    assert all(abs(p["delay_ms"] - 40.0) <= 20.0 for p in fit["per_fold"])
+    assert {p["fold"] for p in fit["per_fold"]} == {0, 1, 2, 3}
+    assert "nested" in fit["selection"]
+    summary = {r["model"]: r for r in comp.rows if r["session"] == "all"}
+    assert (summary["gabor-energy"]["predictivity_ceiled"]
+            > summary["stimulus-floor"]["predictivity_ceiled"])

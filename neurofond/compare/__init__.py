@@ -40,37 +40,39 @@ Stimuli (assumptions; the release does not document them)
     responses (VAEs: posterior-mean rates ``exp(u)`` / ``E[a(z)]`` of all K neurons) in
     the same bins.
 
-    Fitted, shared by all units and sessions (one value per candidate, reported):
+    Fitted inside the training folds only (nested; :mod:`~neurofond.compare.nested`):
     the time scale (ms per model step; grid ``ms_grid`` = 1, 3, 10 quick, 1, 2, 5, 10, 20
     full), the response delay (``delays_ms`` = 0-80 ms in steps of 20 quick, 10 full) and
     the contrast gain (``contrast_gains`` = 1, 0.3, 0.1: model input contrast = gain x
-    screen contrast; the linear presentation transform is calibrated on natural photos,
-    and a 100 % full-field grating gives inputs ~5x their SD, where the iP-VAE's rates
-    run away). The triple with the highest cross-validated score (median over all units
-    of the per-unit r, in ``search_bin_ms`` bins) is kept. The baselines have their own
-    fixed time course (5-ms steps, gamma kernel; see :mod:`neurofond.models`), no gain (their
-    features scale linearly with contrast) and get the same delay grid. Step responses
-    are resampled onto the data bins by overlap (fractional step counts); a delay ``d``
-    maps model time ``t`` to data time ``t + d``.
+    screen contrast). For every session and outer fold, each grid setting is scored by an
+    inner K-fold CV over that fold's training conditions (median over units of the pooled
+    inner held-out r, the ridge penalty per unit chosen by the inner squared error); the
+    best setting is refitted on the fold's training conditions and predicts its test
+    conditions, which took part in no choice. ``fits.json`` gives every fold's choice
+    (``per_fold``) and per candidate the most frequent one (used for the properties), its
+    agreement and the median choices. The baselines have their own fixed time course
+    (5-ms steps, gamma kernel; see :mod:`neurofond.models`), no gain (their features scale
+    linearly with contrast) and get the same delay grid. Step responses are resampled onto
+    the data bins by overlap (fractional step counts); a delay ``d`` maps model time ``t``
+    to data time ``t + d``. VAE trials start from chains warmed up on the blank for
+    :data:`~neurofond.compare.protocol.WARMUP_STEPS` (600) steps: the shipped iP-VAE
+    relaxes from its prior over ~600 steps, and without the warm-up that relaxation, not
+    the stimulus onset, set the time course in the window (the cause of the unrecovered
+    time scale and delay of the earlier engine).
 
-    Regression: ridge (:class:`RidgePredictor`, penalty per unit by nested K-fold CV over
-    the training conditions, 3 folds quick, 5 full) from the features (scaled by one
-    global SD, constant features dropped) to every unit, cross-validated over
-    **conditions**: K folds (4 quick; the number of orientations in full), stratified by
-    contrast, so all time bins of a condition are either in training or in test. Score
-    per unit = Pearson r over the test samples (test conditions x time bins), averaged
-    over folds; ``predictivity_raw`` = Brain-Score aggregate (median over units per fold,
-    mean over folds; :func:`cross_validated_predictivity`). Ceiling: split-half
-    reliability of the same PSTHs (trials split in halves, r over conditions x time bins,
-    Spearman-Brown, median over units, 10 splits; :func:`split_half_reliability`).
+    Regression: ridge (penalty per unit by the inner K-fold CV over the training
+    conditions, 3 folds quick, 5 full; the estimates of :class:`RidgePredictor`, tested)
+    from the features (VAEs: their leading ``n_components`` = 64 principal components over
+    the simulated steps, >= 99.9 % of the variance; scaled by one global SD, constant
+    features dropped) to every unit, cross-validated over **conditions**: K outer folds (4
+    quick; the number of orientations in full), stratified by contrast, so all time bins
+    of a condition are either in training or in test. Score per unit = Pearson r over the
+    test samples (test conditions x time bins), averaged over folds; ``predictivity_raw``
+    = Brain-Score aggregate (median over units per fold, mean over folds). Ceiling:
+    split-half reliability of the same PSTHs (trials split in halves, r over conditions x
+    time bins, Spearman-Brown, median over units, 10 splits; :func:`split_half_reliability`).
     ``predictivity_ceiled = max(raw, 0)**2 / ceiling`` (Brain-Score's convention,
     :func:`ceiled_score`; a negative raw score gives 0).
-
-    Caveat: the fitted values are chosen on the same cross-validated scores that are
-    reported (45 grid points quick, 135 full, for each VAE; 5 or 9 delays for the
-    baselines), an optimistic bias in favour of the VAEs. ``fits[...]["at_grid_edge"]``
-    in the JSON lists fitted values on the edge of their grid. In full mode the search
-    uses 20-ms bins and the reported scores 10-ms bins.
 
 2. Single-unit properties, same code on data and models
     Model responses at the fitted time scale, delay and gain, resampled to the data's 10-ms bins

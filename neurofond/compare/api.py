@@ -254,7 +254,7 @@ def compare(recordings: Any, candidates: Sequence[str] | None = None, *,
         BLAS threads during the run (default 1).
     **settings
         The engine settings of :func:`neurofond.compare.compare_ecker2010` (``seed``,
-        ``n_trials``, ``n_trials_features``, ``bin_ms``, ``search_bin_ms``, ``ms_grid``,
+        ``n_trials``, ``n_trials_features``, ``bin_ms``, ``n_components``, ``ms_grid``,
         ``delays_ms``, ``n_folds``, ``inner_folds``, ``contrast_gains``, ``n_bootstrap``,
         ``response_threshold_hz``, ``patch_size_deg``, ``device``, ``progress``).
 
@@ -305,16 +305,16 @@ def compare(recordings: Any, candidates: Sequence[str] | None = None, *,
                           if v))
     settings.setdefault("progress", True)
     settings.setdefault("seed", 0)
-    engine_keys = {"seed", "n_trials", "n_trials_features", "bin_ms", "search_bin_ms",
-                   "ms_grid", "delays_ms", "n_folds", "inner_folds", "contrast_gains",
-                   "n_bootstrap", "response_threshold_hz", "patch_size_deg", "device",
-                   "progress"}
+    engine_keys = {"seed", "n_trials", "n_trials_features", "bin_ms", "ms_grid", "delays_ms",
+                   "n_folds", "inner_folds", "contrast_gains", "n_bootstrap",
+                   "response_threshold_hz", "patch_size_deg", "device", "progress",
+                   "n_components"}
     unknown = sorted(set(settings) - engine_keys)
     if unknown:
         raise ValueError(f"{unknown[0]}: unknown setting of compare()")
     for k in engine_keys - set(settings):
         settings[k] = {"response_threshold_hz": 5.0, "patch_size_deg": 1.0,
-                       "device": "cpu"}.get(k)
+                       "device": "cpu", "n_components": 64}.get(k)
     limit = (contextlib.nullcontext() if blas_threads is None
              else threadpool_limits(limits=int(blas_threads), user_api="blas"))
     label = str(recs[0].attrs.get("source", "recordings"))

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 import os
 import sys
+import warnings
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from .candidates import Candidate, build_candidates, model_spikes
+from .nested import NestedRidge, fold_plan, reduce_features, scale_features
 from .protocol import (
     ALL_SESSIONS,
     BASELINE_R0_HZ,
@@ -40,7 +43,6 @@ from .scores import (
     ks_compare,
     n_folds_of,
     nanmedian,
-    predictivity,
     responsive_values,
     unit_properties,
 )
@@ -81,11 +83,12 @@ def compare_ecker2010(models: Sequence[str] | None = None,
         sessions: Sequence[int] | None = None, *, quick: bool = True, seed: int = 0,
         n_trials: int | None = None, n_trials_features: int | None = None,
         bin_ms: float | None = None,
-        search_bin_ms: float | None = None, ms_grid: Sequence[float] | None = None,
+        ms_grid: Sequence[float] | None = None,
         delays_ms: Sequence[float] | None = None, n_folds: int | None = None,
         inner_folds: int | None = None, contrast_gains: Sequence[float] | None = None,
         n_bootstrap: int | None = None, response_threshold_hz: float = 5.0,
-        patch_size_deg: float = 1.0, data_path: str | os.PathLike | None = None,
+        patch_size_deg: float = 1.0, n_components: int | None = 64,
+        data_path: str | os.PathLike | None = None,
         device: str = "cpu", progress: bool = True, blas_threads: int | None = 1
         ) -> Comparison:
     """Compare candidates with the Ecker 2010 units (see the :mod:`neurofond.compare` docstring).
@@ -109,7 +112,6 @@ def compare_ecker2010(models: Sequence[str] | None = None,
         full 20; the features are posterior-mean rates, so few trials suffice).
     bin_ms : PSTH bin of the reported predictivity (quick 20, full 10; a multiple of 10
         dividing 500).
-    search_bin_ms : bin of the time-scale / delay search (default ``max(bin_ms, 20)``).
     ms_grid, delays_ms : time-scale (ms per model step) and delay grids (default 1, 3,
         10 ms per step quick, 1, 2, 5, 10, 20 full; delays 0-80 ms in steps of 20 (quick)
         or 10 (full)).
@@ -136,7 +138,7 @@ def compare_ecker2010(models: Sequence[str] | None = None,
     with limit:
         return _run(models, sessions, quick=quick, seed=seed, n_trials=n_trials,
                     n_trials_features=n_trials_features, bin_ms=bin_ms,
-                    search_bin_ms=search_bin_ms, ms_grid=ms_grid, delays_ms=delays_ms,
+                    ms_grid=ms_grid, delays_ms=delays_ms, n_components=n_components,
                     n_folds=n_folds, inner_folds=inner_folds, contrast_gains=contrast_gains,
                     n_bootstrap=n_bootstrap, response_threshold_hz=response_threshold_hz,
                     patch_size_deg=patch_size_deg, data_path=data_path, device=device,
@@ -144,9 +146,10 @@ def compare_ecker2010(models: Sequence[str] | None = None,
 
 
 def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
-         search_bin_ms, ms_grid, delays_ms, n_folds, inner_folds, contrast_gains, n_bootstrap,
+         ms_grid, delays_ms, n_folds, inner_folds, contrast_gains, n_bootstrap,
          response_threshold_hz, patch_size_deg, data_path, device, progress,
-         data: list[Session] | None = None, stim_params: dict[str, Any] | None = None,
+         n_components: int | None = 64, data: list[Session] | None = None,
+         stim_params: dict[str, Any] | None = None,
          stimulus_source: str | None = None, citation: str | None = None,
          label: str = "ecker2010", centered: bool = False,
          baseline_ms_grid: Sequence[float] | None = None) -> Comparison:
@@ -170,8 +173,7 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
     n_trials = int(pick(n_trials, quick, 20, 40))
     n_trials_f = int(pick(n_trials_features, quick, 8, 20))
     bin_ms = float(pick(bin_ms, quick, 20.0, 10.0))
-    search_bin_ms = float(search_bin_ms if search_bin_ms is not None else max(bin_ms, 20.0))
-    for name, b in (("bin_ms", bin_ms), ("search_bin_ms", search_bin_ms)):
+    for name, b in (("bin_ms", bin_ms),):
         f = b / DATA_BIN_MS
         span = PREDICTIVITY_WINDOW_MS[1] - PREDICTIVITY_WINDOW_MS[0]
         if f < 1 or not math.isclose(f, round(f)) or not math.isclose(span / b, round(span / b)):
@@ -214,7 +216,6 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
     def feats(x: np.ndarray) -> np.ndarray:
         return x - x.mean(axis=0, keepdims=True) if centered else x
 
-    targets = {b: {s.index: target(s, b) for s in data} for b in {bin_ms, search_bin_ms}}
     stim_cache: dict[tuple, Any] = {}
 
     def stimuli(sess: Session, gain: float):
@@ -235,82 +236,108 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
     rows, unit_rows, prop_rows, grid_rows = [], [], [], []
     fits: dict[str, dict[str, Any]] = {}
     model_props: dict[str, dict[int, dict[str, np.ndarray]]] = {}
+    plans = {s.index: fold_plan(s.contrast, n_folds_of(s, n_folds_q), inner, seed) for s in data}
+    ridges = {s.index: NestedRidge(target(s, bin_ms).transpose(0, 2, 1), plans[s.index])
+              for s in data}
     for cand in cands:
         steps = cand.steps(max(delays))
-        best = None
-        best_rates: dict[int, np.ndarray] = {}
+        # 0. model responses (trial-averaged rates) per gain and session, reduced to their
+        # leading PCs once (sessions showing the same conditions share one simulation)
+        bar.set_description(f"{cand.key}: simulate")
+        reduced: dict[float, dict[int, np.ndarray]] = {}
+        kept: list[float] = []
         for gain in cand.gains:
-            # responses (trial-averaged rates) per session; sessions sharing conditions share
-            bar.set_description(f"{cand.key}: simulate")
-            sims: dict[tuple, np.ndarray] = {}
-            rates = {}
+            sims: dict[tuple, tuple[np.ndarray, float]] = {}
+            reduced[gain] = {}
             for s in data:
                 key = s.condition_key()
                 if key not in sims:
-                    sims[key] = cand.simulate(stimuli(s, gain), steps, n_trials_f, seed,
-                                              spikes=False)
-                rates[s.index] = sims[key]
+                    rates = cand.simulate(stimuli(s, gain), steps, n_trials_f, seed,
+                                          spikes=False)
+                    sims[key] = reduce_features(rates, n_components)
+                    kept.append(sims[key][1])
+                reduced[gain][s.index] = sims[key][0]
             del sims
-            # 1. time scale, delay (and contrast gain): best median r over all units
-            bar.set_description(f"{cand.key}: fit time scale / delay")
-            improved = False
-            for m in cand.ms_grid:
-                for d in delays:
-                    w = resample_matrix(steps, m, d, edges(search_bin_ms))
-                    r_all, scores = [], []
-                    for s in data:
-                        x = feats(rates[s.index] @ w.T)
-                        ds = predictivity(x, targets[search_bin_ms][s.index], s.contrast,
-                                          n_folds=n_folds_of(s, n_folds_q), seed=seed,
-                                          inner_folds=inner)
-                        r_all.append(np.asarray(ds["neuron_r"].values))
-                        scores.append(float(ds["score"]))
-                        bar.update(1)
-                    med = nanmedian(np.concatenate(r_all))
-                    grid_rows.append({"model": cand.key, "contrast_gain": gain,
-                                      "ms_per_step": m, "delay_ms": d, "median_unit_r": med,
-                                      "mean_session_score": float(np.nanmean(scores))})
-                    if best is None or (np.isfinite(med) and med > best[3]):
-                        best = (gain, m, d, med if np.isfinite(med) else -np.inf)
-                        improved = True
-            if improved:
-                best_rates = rates
-            del rates
-        g_best, m_best, d_best = best[0], best[1], best[2]
-        fits[cand.key] = {"ms_per_step": m_best, "delay_ms": d_best, "contrast_gain": g_best,
-                          "search_median_unit_r": best[3] if np.isfinite(best[3]) else None,
-                          "time_scale_fitted": len(cand.ms_grid) > 1,
-                          "ms_grid": list(cand.ms_grid), "delays_ms": list(delays),
-                          "contrast_gains": list(cand.gains),
-                          "label": cand.label, "kind": cand.kind, "family": cand.family,
-                          "response_units": cand.units}
-        edge = [name for name, v, grid in (("contrast_gain", g_best, cand.gains),
-                                           ("ms_per_step", m_best, cand.ms_grid),
-                                           ("delay_ms", d_best, delays))
-                if len(grid) > 2 and v in (min(grid), max(grid))]
-        fits[cand.key]["at_grid_edge"] = edge
-        fits[cand.key]["n_grid_points"] = len(cand.gains) * len(cand.ms_grid) * len(delays)
-        cand.fit = fits[cand.key]
 
-        # 2. predictivity at the chosen time scale and delay (reported bins)
+        # 1. nested selection: per session and outer fold, the (gain, time scale, delay)
+        # with the best inner-CV score on that fold's training conditions
+        bar.set_description(f"{cand.key}: nested fit")
+        grid = [(g, m, d) for g in cand.gains for m in cand.ms_grid for d in delays]
+        best = {s.index: [(-np.inf, -1, None)] * len(plans[s.index].outer) for s in data}
+        for gi, (g, m, d) in enumerate(grid):
+            fold_scores = []
+            for s in data:
+                sc, ai = ridges[s.index].inner_scores(
+                    design(reduced[g][s.index], steps, m, d, edges(bin_ms), centered))
+                for f, v in enumerate(sc):
+                    if np.isfinite(v) and v > best[s.index][f][0]:
+                        best[s.index][f] = (float(v), gi, ai[f])
+                fold_scores.extend(sc.tolist())
+                bar.update(1)
+            grid_rows.append({"model": cand.key, "contrast_gain": g, "ms_per_step": m,
+                              "delay_ms": d, "median_unit_r": nanmedian(fold_scores),
+                              "mean_inner_score": float(np.nanmean(fold_scores))
+                              if np.isfinite(fold_scores).any() else float("nan")})
+
+        # 2. outer test folds at each fold's own choice
         bar.set_description(f"{cand.key}: predictivity")
-        w = resample_matrix(steps, m_best, d_best, edges(bin_ms))
-        per_session = {}
+        per_session, per_fold = {}, []
         for s in data:
-            x = feats(best_rates[s.index] @ w.T)
-            ds = predictivity(x, targets[bin_ms][s.index], s.contrast,
-                              n_folds=n_folds_of(s, n_folds_q), seed=seed, inner_folds=inner)
+            r_folds = []
+            for f, (v, gi, ai) in enumerate(best[s.index]):
+                if gi < 0:  # no finite inner score at any setting
+                    r_folds.append(np.full(s.n_units, np.nan))
+                    continue
+                g, m, d = grid[gi]
+                x = design(reduced[g][s.index], steps, m, d, edges(bin_ms), centered)
+                r = ridges[s.index].outer_r(x, f, ai)
+                r_folds.append(r)
+                per_fold.append({"session": s.index, "fold": f, "contrast_gain": g,
+                                 "ms_per_step": m, "delay_ms": d, "inner_score": v,
+                                 "test_median_r": nanmedian(r)})
+            r_folds = np.asarray(r_folds)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                nr = np.nanmean(r_folds, axis=0)
+                raw = float(np.nanmean([nanmedian(rf) for rf in r_folds]))
             ceil = s.ceiling(bin_ms, seed, centered)
-            raw = float(ds["score"])
             c = float(ceil["ceiling"])
             per_session[s.index] = {"raw": raw, "ceiling": c, "ceiled": ceiled(raw, c)}
-            nr = np.asarray(ds["neuron_r"].values)
             rel = np.asarray(ceil["neuron_reliability"].values)
             for u in range(s.n_units):
                 unit_rows.append({"model": cand.key, "session": s.index,
                                   "neuron_id": s.unit_ids[u], "r": nr[u], "reliability": rel[u]})
             bar.update(1)
-        del best_rates
+        if not per_fold:
+            raise ValueError(f"models: {cand.key}: no finite inner score at any setting")
+        g_best, m_best, d_best, agree = _modal_setting(per_fold)
+        at_best = [p["inner_score"] for p in per_fold
+                   if (p["contrast_gain"], p["ms_per_step"], p["delay_ms"])
+                   == (g_best, m_best, d_best)]
+        fits[cand.key] = {
+            "ms_per_step": m_best, "delay_ms": d_best, "contrast_gain": g_best,
+            "selection": "nested: per session and outer fold, the setting with the best "
+                         "inner-CV score on that fold's training conditions; the reported "
+                         "value is the most frequent choice (used for the properties)",
+            "agreement": agree, "n_folds_total": len(per_fold),
+            "ms_per_step_median": float(np.median([p["ms_per_step"] for p in per_fold])),
+            "delay_ms_median": float(np.median([p["delay_ms"] for p in per_fold])),
+            "contrast_gain_median": float(np.median([p["contrast_gain"] for p in per_fold])),
+            "per_fold": per_fold,
+            "search_median_unit_r": float(np.mean(at_best)),
+            "time_scale_fitted": len(cand.ms_grid) > 1,
+            "ms_grid": list(cand.ms_grid), "delays_ms": list(delays),
+            "contrast_gains": list(cand.gains), "n_components": n_components,
+            "variance_kept_min": float(min(kept)),
+            "label": cand.label, "kind": cand.kind, "family": cand.family,
+            "response_units": cand.units}
+        edge = [name for name, v, grid_ in (("contrast_gain", g_best, cand.gains),
+                                            ("ms_per_step", m_best, cand.ms_grid),
+                                            ("delay_ms", d_best, delays))
+                if len(grid_) > 2 and v in (min(grid_), max(grid_))]
+        fits[cand.key]["at_grid_edge"] = edge
+        fits[cand.key]["n_grid_points"] = len(grid)
+        cand.fit = fits[cand.key]
 
         # 3. properties with the fitted time scale, delay and gain
         bar.set_description(f"{cand.key}: properties")
@@ -366,7 +393,7 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
         "settings": provenance(
             None, quick=quick, seed=seed, n_trials=n_trials, n_trials_features=n_trials_f,
             bin_ms=bin_ms,
-            search_bin_ms=search_bin_ms, ms_grid=list(ms_grid_vae), delays_ms=list(delays),
+            ms_grid=list(ms_grid_vae), delays_ms=list(delays),
             contrast_gains=list(gains),
             n_folds=n_folds_q if n_folds_q is not None else "n_orientations",
             inner_folds=inner, centered=centered,
@@ -386,6 +413,28 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
     return Comparison(results=results, rows=rows, unit_rows=unit_rows, prop_rows=prop_rows,
                       grid_rows=grid_rows, fits=fits, sessions=data, data_props=data_props,
                       model_props=model_props)
+
+
+def design(reduced: np.ndarray, steps: np.ndarray, ms_per_step: float, delay_ms: float,
+           edges: np.ndarray, centered: bool) -> np.ndarray:
+    """Scaled regression samples ``(cond, bin, P)`` of reduced step responses ``(cond, P,
+    step)`` at a time scale and delay (``centered``: minus the mean over conditions)."""
+    x = reduced @ resample_matrix(steps, ms_per_step, delay_ms, edges).T  # (cond, P, bin)
+    if centered:
+        x = x - x.mean(axis=0, keepdims=True)
+    return scale_features(x.transpose(0, 2, 1))
+
+
+def _modal_setting(per_fold: list[dict[str, Any]]) -> tuple[float, float, float, float]:
+    """The most frequent (gain, ms per step, delay) over folds (ties: higher summed inner
+    score) and the fraction of folds that chose it."""
+    keys = [(p["contrast_gain"], p["ms_per_step"], p["delay_ms"]) for p in per_fold]
+    count = Counter(keys)
+    total: dict[tuple, float] = {}
+    for k, p in zip(keys, per_fold):
+        total[k] = total.get(k, 0.0) + p["inner_score"]
+    top = max(count, key=lambda k: (count[k], total[k]))
+    return top[0], top[1], top[2], count[top] / len(keys)
 
 
 def _ks_columns(row: dict[str, Any], data_vals: dict[str, np.ndarray],

@@ -36,6 +36,9 @@ FANO_MIN_COUNT = 1.0
 BASELINE_R0_HZ, BASELINE_RMAX_HZ = 2.0, 30.0
 BASELINE_STEP_MS = 5.0
 MIN_VALUES = 3
+#: Blank steps every VAE chain runs before a trial (its state relaxes from the prior to the
+#: blank steady state; :meth:`neurofond.compare.VAECandidate.warm_state`).
+WARMUP_STEPS = 600
 #: Memory budget of one simulation chunk (bytes of step arrays).
 SIM_BYTES = 128e6
 REQUIRED_COLUMNS = ("model", "session", "n_units", "predictivity_raw", "ceiling",
