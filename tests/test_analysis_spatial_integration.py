@@ -203,3 +203,13 @@ def test_undefined_indices_are_nan_with_a_reason():
         "all-zero curve", "missing values", "no response above baseline", "negative values", ""]
     assert np.isnan(ds["si"].values[:4]).all() and np.isfinite(ds["si"].values[4])
     assert ds.attrs["n_undefined"] == 4
+
+
+def test_result_is_serialisable_to_netcdf(tmp_path):
+    """attrs and variables (bool flags, reasons) survive a netCDF round trip."""
+    ds = size_tuning(_curve(_normalisation(SIZES)), baseline=5.0, fit=True)
+    path = tmp_path / "size.nc"
+    ds.to_netcdf(path)
+    back = xr.open_dataset(path).load()
+    np.testing.assert_allclose(back["si"].values, ds["si"].values)
+    assert back.attrs["fit"] == 1 and bool(back["fit_ok"][0]) == bool(ds["fit_ok"][0])

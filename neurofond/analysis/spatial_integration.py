@@ -352,7 +352,7 @@ def size_tuning(
     coords = {name: c for name, c in curve_t.coords.items()}
     attrs = _provenance(
         "spatial_integration.size_tuning", data if is_responses else curve,
-        dim=dim, sizes_deg=sizes, baseline=how, fit=bool(fit),
+        dim=dim, sizes_deg=sizes, baseline=how, fit=int(bool(fit)),
         min_r2=float(min_r2),
     )
     if "window_ms" in curve.attrs:
