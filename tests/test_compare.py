@@ -24,7 +24,7 @@ def test_baseline_candidate_spikes_are_the_model_present():
     assert feats.shape == (2, cand.model.n_channels, steps.size)
     assert np.all(feats[..., steps < 0] == 0)  # no drive before onset
     with pytest.raises(ValueError, match="unknown baseline"):
-        compare.BaselineCandidate("lca", params)
+        compare.BaselineCandidate("sparse-net", params)
 
 
 def test_pixel_pca_candidate_signed_features():

@@ -171,12 +171,14 @@ class BaselineCandidate(Candidate):
 
     kind = "baseline"
 
-    def __init__(self, name: str, stim_params: dict[str, float]) -> None:
+    def __init__(self, name: str, stim_params: dict[str, float], *,
+                 patch_size_deg: float = 1.0) -> None:
         from ..models import BASELINES as REGISTERED
         from ..models import StimulusFloorBaseline
+        from ..models.lca import LCABaseline
         from ..stimuli import ScreenGeometry
 
-        MODELS = {**REGISTERED, "stimulus-floor": StimulusFloorBaseline}
+        MODELS = {**REGISTERED, "stimulus-floor": StimulusFloorBaseline, "lca": LCABaseline}
         if name not in MODELS:
             raise ValueError(f"models: unknown baseline {name!r} (known: {BASELINES})")
         if name not in BASELINES:
@@ -187,16 +189,20 @@ class BaselineCandidate(Candidate):
         self.units = "Poisson spikes (LNP)"
         self.geometry = ScreenGeometry.from_size_deg(float(stim_params["size_deg"]),
                                                      int(stim_params["size_px"]))
-        self.n_neurons = 512  # sizes the simulation chunks (as the VAEs' K)
+        self.n_neurons = 1024 if name == "lca" else 512  # sizes the simulation chunks
+        extra = {"patch_size_deg": float(patch_size_deg)} if name == "lca" else {}
         self.model = MODELS[name](mean=float(stim_params["mean"]), name=name,
                                   ms_per_step=BASELINE_STEP_MS, r0_hz=BASELINE_R0_HZ,
                                   rmax_hz=BASELINE_RMAX_HZ,
-                                  reference_sf_cpd=float(stim_params["sf_cpd"]))
+                                  reference_sf_cpd=float(stim_params["sf_cpd"]), **extra)
         # PCA components and each channel's rate normalisation from the reference gratings
         # (16 orientations x 4 phases at the assumed SF, contrast 1)
         self.model.prepare(self.geometry)
         if name == "gabor-energy":
             self.label = f"Gabor energy ({self.model.n_channels} channels)"
+        elif name == "lca":
+            self.label = (f"LCA sparse coding (K={self.model.n_elements}, Rozell et al. 2008; "
+                          f"{2 * self.model.n_elements} ON/OFF channels)")
         elif name == "stimulus-floor":
             self.label = (f"stimulus floor (von Mises x contrast, {self.model.n_channels} "
                           "features)")
@@ -232,7 +238,7 @@ def build_candidates(models: Sequence[str] | None, stim_params: dict[str, float]
     cands: list[Candidate] = []
     for spec in specs:
         if spec in BASELINES:
-            cands.append(BaselineCandidate(spec, stim_params))
+            cands.append(BaselineCandidate(spec, stim_params, patch_size_deg=patch_size_deg))
             continue
         if "trainer" in Path(spec).name:
             skipped.append({"model": spec, "reason": "a trainer state, not a checkpoint"})

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-#: Baseline candidates understood by ``models`` (:data:`neurofond.models.BASELINES` and the
-#: stimulus-parameter floor :class:`neurofond.models.StimulusFloorBaseline`).
-BASELINES = ("gabor-energy", "pixel-pca", "stimulus-floor")
+#: Baseline candidates understood by ``models`` (:data:`neurofond.models.BASELINES`, LCA
+#: sparse coding :class:`neurofond.models.lca.LCABaseline` and the stimulus-parameter floor
+#: :class:`neurofond.models.StimulusFloorBaseline`).
+BASELINES = ("gabor-energy", "pixel-pca", "lca", "stimulus-floor")
 ALL_SESSIONS = tuple(range(17))
 QUICK_SESSIONS = (7, 10, 12)
 MS_GRID = (1.0, 2.0, 5.0, 10.0, 20.0)

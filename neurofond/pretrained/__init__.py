@@ -61,8 +61,17 @@ _DESCRIPTIONS = {
 }
 
 
+#: Shipped checkpoints of baseline models (not iterative VAEs): listed apart from the VAEs
+#: and loaded by their model class.
+BASELINE_CHECKPOINTS = {
+    "lca-k512-photos": "LCA sparse-coding dictionary (Rozell et al. 2008), "
+                       "neurofond.models.lca.LCABaseline",
+}
+
+
 def _available() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(HERE.glob("*.safetensors"))}
+    return {p.stem: p for p in sorted(HERE.glob("*.safetensors"))
+            if p.stem not in BASELINE_CHECKPOINTS}
 
 
 def list_pretrained() -> list[dict[str, Any]]:
