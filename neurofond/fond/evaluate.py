@@ -11,6 +11,7 @@ import torch
 from .._checks import check_int, check_torch_generator
 from .metrics import convergence_index, distance_to_ideal, squared_error_parts
 from .model import IterativeVAE
+from .sparse import SPARSE_MODES, ExactInference
 
 __all__ = ["EvaluationResult", "check_device", "evaluate", "run_inference"]
 
@@ -68,25 +69,55 @@ class EvaluationResult:
 @torch.no_grad()
 def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
                   generator: torch.Generator | None = None,
-                  record: bool = True) -> tuple[dict[str, torch.Tensor], Any]:
+                  record: bool = True,
+                  sparse: str = "auto") -> tuple[dict[str, torch.Tensor], Any]:
     """Run ``n_steps`` of hard-sample inference on one batch.
 
-    Returns per-step sums over the batch (``r2``, ``r2_map``, ``ss_res``,
-    ``ss_tot``, ``ss_res_map``, ``zeros``, ``du_norm``), the per-sample R^2 of
-    every step (``r2_samples``, shape (n_steps, B)) and the final state.
+    Parameters
+    ----------
+    model : IterativeVAE
+    x : Tensor (B, D)
+    n_steps : int
+    generator : torch.Generator, optional
+        Source of the spikes (the same draws whatever ``sparse`` is).
+    record : bool
+        Record the per-step figures (otherwise only the final state is returned).
+    sparse : {"auto", "always", "never"}
+        iP-VAE steps that skip silent neurons (:class:`neurofond.fond.sparse.ExactInference`):
+        ``"auto"`` chooses per step from the active fraction, ``"never"`` is the dense
+        :meth:`IterativeVAE.step` bit for bit; sparse steps agree with dense ones to float32
+        rounding. Ignored for Gaussian models.
+
+    Returns
+    -------
+    sums : dict
+        Per-step sums over the batch (``r2``, ``r2_map``, ``ss_res``, ``ss_tot``,
+        ``ss_res_map``, ``zeros``, ``du_norm``), the per-sample R^2 of every step
+        (``r2_samples``, shape (n_steps, B)) and ``sparse`` (1 where the step was sparse).
+    state : InferenceState
+        The final state.
     """
     n_steps = check_int(n_steps, "n_steps", minimum=1)
     state = model.initial_state(x.shape[0], generator=generator)
     residual = x - model.decode(state.response)
     sums = {k: torch.zeros(n_steps, dtype=torch.float64) for k in
-            ("r2", "r2_map", "ss_res", "ss_tot", "ss_res_map", "zeros", "du_norm")}
+            ("r2", "r2_map", "ss_res", "ss_tot", "ss_res_map", "zeros", "du_norm", "sparse")}
     ss_tot = ((x - x.mean(-1, keepdim=True)) ** 2).sum(-1)
     if record:
         sums["r2_samples"] = torch.empty(n_steps, x.shape[0], dtype=torch.float32)
     consts = model.step_constants()
+    exact = (ExactInference(model, sparse=sparse, consts=consts) if model.is_poisson else None)
+    if exact is None and sparse not in SPARSE_MODES:
+        raise ValueError(f"sparse: expected one of {SPARSE_MODES}, got {sparse!r}")
     for t in range(n_steps):
-        new, residual = model.step(state, x, generator=generator, residual=residual,
-                                   consts=consts)
+        if exact is not None:
+            n_sparse = exact.n_sparse
+            new, residual = exact.step(state, x, generator=generator, residual=residual,
+                                       need_residual=record)
+            sums["sparse"][t] = exact.n_sparse - n_sparse
+        else:
+            new, residual = model.step(state, x, generator=generator, residual=residual,
+                                       consts=consts)
         if record:
             ss_res = (residual * residual).sum(-1)
             ss_res_map, _ = squared_error_parts(x, model.decode(model.response_at_mean(new)))
@@ -105,7 +136,7 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
 
 def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: int = 1000, *,
              batch_size: int = 1000, seed: int = 0, device: str | torch.device = "cpu",
-             progress: bool = False) -> EvaluationResult:
+             progress: bool = False, sparse: str = "auto") -> EvaluationResult:
     """Evaluate a model on patches with ``n_steps`` inference steps.
 
     Parameters
@@ -123,6 +154,8 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
         ValueError naming ``device``).
     progress : bool
         Show a progress bar over batches.
+    sparse : {"auto", "always", "never"}
+        Sparse exact inference of iP-VAE steps (:func:`run_inference`).
 
     Returns
     -------
@@ -130,7 +163,8 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
         ``summary`` has ``r2``, ``r2_map``, ``r2_pooled``, ``zeros`` at the final
         step, ``convergence_step`` (on the R^2 trace), ``distance``,
         ``zeros_at_convergence`` and ``spike_sampler`` (the hard-spike backend,
-        :func:`neurofond.fond.sampling.hard_sampler_for`; None for Gaussian models).
+        :func:`neurofond.fond.sampling.hard_sampler_for`; None for Gaussian models) and
+        ``sparse_steps`` (fraction of batch-steps taken sparse).
     """
     device = check_device(device)
     x_all = torch.as_tensor(np.asarray(patches), dtype=torch.float32)
@@ -153,7 +187,7 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
         batches = tqdm(batches, desc="evaluate", unit="batch")
     for start in batches:
         x = x_all[start:start + batch_size].to(device)
-        sums, _ = run_inference(model, x, n_steps, generator=generator)
+        sums, _ = run_inference(model, x, n_steps, generator=generator, sparse=sparse)
         per_sample.append(sums.pop("r2_samples"))
         for k, v in sums.items():
             totals[k] = totals.get(k, 0) + v
@@ -180,5 +214,6 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
         "distance": distance_to_ideal(float(traces["r2"][-1]), float(traces["zeros"][-1])),
         # which hard-spike backend drew the spikes (same seed + same backend -> same spikes)
         "spike_sampler": model.spike_sampler(),
+        "sparse_steps": float(totals["sparse"].sum()) / (len(per_sample) * n_steps),
     }
     return EvaluationResult(traces=traces, n_samples=n, summary=summary)

@@ -161,7 +161,7 @@ def hard_sampler_for(rate: torch.Tensor, sampler: str = "auto") -> str:
 def _poisson_compiled(rate: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     assert _compiled is not None
     flat = rate.detach().reshape(-1).contiguous()
-    p0 = torch.exp(-flat)
+    p0 = flat.neg().exp_()  # exp(-rate), one temporary
     out = torch.empty_like(flat)
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     n = flat.numel()
