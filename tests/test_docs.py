@@ -1,0 +1,445 @@
+"""The documentation runs: tutorials, README examples, every documented command, the site build.
+
+- Every ``python`` block of each page in ``docs/tutorials/`` runs, in page order, in one fresh
+  subprocess in a temporary folder. A block followed directly by a ``text`` block must print
+  that text (the page shows the real output; numbers within a tolerance, the words exactly),
+  and every ``figures/<name>`` image on the page must be written by the code and committed
+  beside the page. A page marked ``<!-- needs-data: <dataset> -->`` is skipped, naming the
+  missing path, when the dataset is not on disk.
+- The ``python`` blocks of README.md run the same way.
+- Every line of a ``bash`` block in README.md and docs/ that calls ``neurofond`` (or
+  ``.venv/bin/neurofond``) is parsed by :func:`neurofond.cli.build_parser` (a ``...`` token
+  stands for elided arguments and is dropped); the cheap ones are executed (help, listings,
+  dataset cards, and ``train``/``evaluate`` with tiny sizes appended).
+- ``mkdocs build --strict`` succeeds (warnings are errors).
+
+After a deliberate change of a tutorial's output, refresh the pages' output blocks and figures:
+``NEUROFOND_UPDATE_DOCS=1 .venv/bin/python -m pytest -q -p no:cacheprovider tests/test_docs.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+DOCS = REPO / "docs"
+TUTORIALS = sorted(p for p in (DOCS / "tutorials").glob("*.md") if p.name != "index.md")
+UPDATE = os.environ.get("NEUROFOND_UPDATE_DOCS") == "1"
+RTOL, ATOL = 0.05, 0.02  # printed numbers may move this much across machines and BLAS builds
+SENTINEL = "<<<neurofond-docs-block {}>>>"
+
+_FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^`]*)$")
+_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf", re.IGNORECASE)
+_FIGURE = re.compile(r"!\[[^\]]*\]\((figures/[^)\s]+)\)")
+_NEEDS = re.compile(r"<!--\s*needs-data:\s*([\w-]+)\s*-->")
+
+
+@dataclass
+class Block:
+    lang: str
+    code: str
+    start: int  # line index of the opening fence
+    end: int  # line index of the closing fence
+
+
+def fenced_blocks(text: str) -> list[Block]:
+    """Fenced code blocks of a markdown text (indented fences, e.g. in lists, included)."""
+    lines = text.split("\n")
+    blocks, i = [], 0
+    while i < len(lines):
+        m = _FENCE.match(lines[i])
+        if not m:
+            i += 1
+            continue
+        indent, fence = m["indent"], m["fence"]
+        j = i + 1
+        while j < len(lines) and lines[j].strip() != fence:
+            j += 1
+        if j == len(lines):
+            raise AssertionError(f"unclosed code fence at line {i + 1}")
+        body = [ln[len(indent):] if ln.startswith(indent) else ln.lstrip()
+                for ln in lines[i + 1:j]]
+        lang = m["info"].strip().split()[0] if m["info"].strip() else ""
+        blocks.append(Block(lang, "\n".join(body) + "\n", i, j))
+        i = j + 1
+    return blocks
+
+
+def _pairs(text: str) -> list[tuple[Block, Block | None]]:
+    """Each python block with the text block that directly follows it (blank lines only)."""
+    blocks = fenced_blocks(text)
+    lines = text.split("\n")
+    out = []
+    for k, b in enumerate(blocks):
+        if b.lang != "python":
+            continue
+        nxt = blocks[k + 1] if k + 1 < len(blocks) else None
+        if nxt is not None and (nxt.lang != "text"
+                                or any(ln.strip() for ln in lines[b.end + 1:nxt.start])):
+            nxt = None
+        out.append((b, nxt))
+    return out
+
+
+_RUNNER = """
+import json, sys
+blocks = json.load(open(sys.argv[1]))
+namespace = {"__name__": "__main__"}
+for i, code in enumerate(blocks):
+    print(SENTINEL.format(i), flush=True)
+    exec(compile(code, f"<{sys.argv[2]}, python block {i + 1}>", "exec"), namespace)
+""".replace("SENTINEL", repr(SENTINEL))
+
+
+def run_blocks(codes: list[str], where: Path, label: str, timeout: float = 300) -> list[str]:
+    """Run code blocks in order in one subprocess in ``where``; return each block's stdout."""
+    (where / "figures").mkdir(exist_ok=True)
+    (where / "_blocks.json").write_text(json.dumps(codes))
+    (where / "_runner.py").write_text(_RUNNER)
+    env = dict(os.environ, MPLBACKEND="Agg", PYTHONHASHSEED="0",
+               BS_INSTALL_DEPENDENCIES="no", AWS_EC2_METADATA_DISABLED="true",
+               RESULTCACHING_HOME=str(where / "_result_caching"),
+               BRAINSCORE_HOME=str(where / "_brainscore"))
+    env.setdefault("OMP_NUM_THREADS", "1")
+    proc = subprocess.run([sys.executable, "_runner.py", "_blocks.json", label], cwd=where,
+                          env=env, capture_output=True, text=True, timeout=timeout)
+    assert proc.returncode == 0, f"{label} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-5000:]}"
+    parts = re.split(r"^" + re.escape(SENTINEL).replace(r"\{\}", r"\d+") + r"\n", proc.stdout,
+                     flags=re.M)
+    assert len(parts) == len(codes) + 1, f"{label}: block outputs could not be separated"
+    return parts[1:]
+
+
+def _skeleton(text: str) -> tuple[str, list[str]]:
+    words = " ".join(text.split())
+    return _NUMBER.sub("#", words), _NUMBER.findall(words)
+
+
+def same_output(expected: str, actual: str) -> str | None:
+    """None when ``actual`` shows ``expected`` (words equal, numbers within RTOL/ATOL)."""
+    (we, ne), (wa, na) = _skeleton(expected), _skeleton(actual)
+    if we != wa or len(ne) != len(na):
+        return f"text differs:\n--- page\n{expected}\n--- run\n{actual}"
+    for a, b in zip(ne, na, strict=True):
+        x, y = float(a), float(b)
+        if math.isnan(x) and math.isnan(y):
+            continue
+        if not math.isclose(x, y, rel_tol=RTOL, abs_tol=ATOL):
+            return f"number {a} on the page, {b} in the run:\n--- page\n{expected}\n--- run\n" \
+                   f"{actual}"
+    return None
+
+
+def check_page(page: Path, tmp_path: Path, timeout: float = 300) -> None:
+    """Run a page's python blocks; check (or, with NEUROFOND_UPDATE_DOCS=1, refresh) outputs."""
+    text = page.read_text()
+    for name in _NEEDS.findall(text):
+        from neurofond.datasets import dataset_path
+
+        try:
+            dataset_path(name)
+        except FileNotFoundError as exc:
+            pytest.skip(f"{page.name} needs dataset {name!r}: {exc}")
+    pairs = _pairs(text)
+    assert pairs, f"{page} has no python block"
+    outputs = run_blocks([b.code for b, _ in pairs], tmp_path, page.name, timeout)
+    lines = text.split("\n")
+    problems = []
+    for k, ((_, shown), out) in enumerate(reversed(list(zip(pairs, outputs, strict=True)))):
+        n = len(pairs) - k
+        if shown is None:
+            if out.strip():
+                problems.append(f"python block {n} prints output but no ```text block follows it")
+            continue
+        if UPDATE:
+            lines[shown.start + 1:shown.end] = out.rstrip("\n").split("\n")
+            continue
+        diff = same_output(shown.code.rstrip("\n"), out.rstrip("\n"))
+        if diff:
+            problems.append(f"python block {n}: {diff}")
+    for rel in _FIGURE.findall(text):
+        made = tmp_path / rel
+        if not made.is_file():
+            problems.append(f"{rel} is shown on the page but the code did not write it")
+        elif UPDATE:
+            (page.parent / rel).parent.mkdir(exist_ok=True)
+            shutil.copyfile(made, page.parent / rel)
+        if not (page.parent / rel).is_file():
+            problems.append(f"{rel} is not committed beside {page.name}")
+    if UPDATE:
+        page.write_text("\n".join(lines))
+    assert not problems, f"{page.relative_to(REPO)}:\n" + "\n".join(problems)
+
+
+# ---------------------------------------------------------------- tutorials and README code
+def test_tutorials_are_listed():
+    assert [p.stem for p in TUTORIALS] == ["brainscore", "gratings", "recordings", "train"]
+    index = (DOCS / "tutorials" / "index.md").read_text()
+    nav = (REPO / "mkdocs.yml").read_text()
+    for p in TUTORIALS:
+        assert f"({p.name})" in index and f"tutorials/{p.name}" in nav, p.name
+
+
+@pytest.mark.parametrize("page", TUTORIALS, ids=[p.stem for p in TUTORIALS])
+def test_tutorial_runs_and_shows_its_outputs(page, tmp_path):
+    check_page(page, tmp_path)
+
+
+def test_readme_python_runs(tmp_path):
+    readme = REPO / "README.md"
+    codes = [b.code for b in fenced_blocks(readme.read_text()) if b.lang == "python"]
+    assert codes, "README.md has no python example"
+    run_blocks(codes, tmp_path, "README.md")
+
+
+def test_output_comparison_catches_changes():
+    assert same_output("r2 0.412, zeros 0.87", "r2 0.41, zeros 0.871") is None
+    assert same_output("r2 0.412", "r2 0.30") is not None  # a number moved
+    assert same_output("r2 0.412", "R2 0.412") is not None  # a word changed
+    assert same_output("a 1 2", "a 1") is not None  # a value disappeared
+    page = "x\n```python\nprint(1)\n```\n\n```text\n1\n```\n  ```bash\n  a\n  ```\n"
+    blocks = fenced_blocks(page)
+    assert [(b.lang, b.code) for b in blocks] == [("python", "print(1)\n"), ("text", "1\n"),
+                                                 ("bash", "a\n")]
+
+
+# ---------------------------------------------------------------- documented commands
+_CALL = re.compile(r"(?:^|&&|;)\s*((?:\.venv/bin/)?neurofond\s[^;&]*|(?:\.venv/bin/)?neurofond$)")
+
+
+def documented_commands() -> list[tuple[Path, list[str]]]:
+    """(page, argv) of every ``neurofond`` call in the bash blocks of README.md and docs/."""
+    pages = [REPO / "README.md", *sorted(DOCS.rglob("*.md"))]
+    out = []
+    for page in pages:
+        for block in fenced_blocks(page.read_text()):
+            if block.lang not in ("bash", "sh", "console"):
+                continue
+            for line in block.code.replace("\\\n", " ").split("\n"):
+                for call in _CALL.findall(line):
+                    words = shlex.split(call, comments=True)
+                    out.append((page, [w for w in words[1:] if w != "..."]))
+    return out
+
+
+COMMANDS = documented_commands()
+
+
+def test_every_documented_command_parses():
+    from neurofond.cli import build_parser
+
+    assert len(COMMANDS) >= 20, COMMANDS
+    errors = []
+    for page, argv in COMMANDS:
+        parser = build_parser()
+        try:
+            parser.parse_args(argv)
+        except SystemExit as exc:
+            if exc.code not in (0, None):  # --help exits 0
+                errors.append(f"{page.relative_to(REPO)}: neurofond {shlex.join(argv)}")
+    assert not errors, "documented commands the CLI rejects:\n" + "\n".join(errors)
+
+
+_TINY = {"train": ["--max-steps", "2", "--n-train", "300", "--n-validation", "100",
+                   "--n-latents", "16", "--eval-every", "1", "--checkpoint-every", "1",
+                   "--no-progress"],
+         "evaluate": ["--n-patches", "40", "--steps", "5", "--batch-size", "40"]}
+
+_CLI_RUNNER = """
+import contextlib, io, json, os, sys
+from neurofond.cli import main
+results = []
+for workdir, argv in json.load(open(sys.argv[1])):
+    os.makedirs(workdir, exist_ok=True)
+    os.chdir(workdir)
+    err = io.StringIO()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+        try:
+            rc = main(argv)
+        except SystemExit as exc:
+            rc = exc.code if isinstance(exc.code, int) else 1
+        except Exception as exc:  # reported, not hidden: the test fails on it
+            rc, err = 1, io.StringIO(repr(exc))
+    results.append([rc, err.getvalue()[-1500:]])
+print(json.dumps(results))
+"""
+
+
+def cheap_commands() -> list[tuple[Path, list[str]]]:
+    """The documented commands cheap enough to execute, tiny sizes appended, in page order.
+
+    Executed: help, ``pretrained``, ``datasets list|info``, ``brainscore export``, ``train``
+    on the bundled photos (not ``--config``, ``--resume`` or ``--device``) and ``evaluate`` of
+    a shipped model or of a checkpoint a ``train`` line above it on the same page writes (not
+    ``--images``).
+    """
+    from neurofond.cli import build_parser
+    from neurofond.pretrained import list_pretrained
+
+    shipped = {r["name"] for r in list_pretrained()}
+    out, written, seen = [], set(), set()
+    for page, argv in COMMANDS:
+        cmd = argv[0] if argv else ""
+        data = argv[argv.index("--data") + 1] if "--data" in argv[:-1] else "bundled"
+        if "-h" in argv or "--help" in argv or cmd == "pretrained" or argv[:2] in (
+                ["datasets", "list"], ["datasets", "info"], ["brainscore", "export"]):
+            run = argv
+        elif cmd == "train" and data == "bundled" and not {"--config", "--resume",
+                                                          "--device"} & set(argv):
+            run = argv + _TINY["train"]
+            args = build_parser().parse_args(run)
+            written.add((page, str(Path(args.out) / f"{args.name}.safetensors")))
+        elif cmd == "evaluate" and len(argv) > 1 and "--images" not in argv and (
+                argv[1] in shipped or (page, argv[1]) in written):
+            run = argv + _TINY["evaluate"]
+        else:
+            continue
+        # a train and the evaluate of its output run on each page (in that page's folder)
+        key = (page if cmd in ("train", "evaluate") else None, tuple(run))
+        if key not in seen:
+            seen.add(key)
+            out.append((page, run))
+    return out
+
+
+def test_cheap_documented_commands_run(tmp_path):
+    """All in one process (one torch import), per page in page order and in one folder."""
+    commands = cheap_commands()
+    assert len(commands) >= 10, commands
+    pages = list(dict.fromkeys(p for p, _ in commands))
+    jobs = [[str(tmp_path / f"{pages.index(p)}-{p.stem}"), argv] for p, argv in commands]
+    (tmp_path / "jobs.json").write_text(json.dumps(jobs))
+    (tmp_path / "cli_runner.py").write_text(_CLI_RUNNER)
+    proc = subprocess.run([sys.executable, "cli_runner.py", "jobs.json"], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    results = json.loads(proc.stdout.strip().splitlines()[-1])
+    failures = [f"{page.relative_to(REPO)}: neurofond {shlex.join(argv)}\n{err}"
+                for (page, argv), (rc, err) in zip(commands, results, strict=True) if rc != 0]
+    assert not failures, "\n\n".join(failures)
+
+
+# ---------------------------------------------------------------- the site
+# API pages: page -> (title, documented roots). A new top-level package needs a row here and a
+# line in mkdocs.yml's nav; new modules inside a listed package need only the refresh command.
+API_PAGES = {
+    "responses": ("neurofond.responses", ["neurofond.responses"]),
+    "fond": ("neurofond.fond", ["neurofond.fond"]),
+    "pretrained": ("neurofond.pretrained", ["neurofond.pretrained"]),
+    "stimuli": ("neurofond.stimuli", ["neurofond.stimuli"]),
+    "population": ("neurofond.population", ["neurofond.population"]),
+    "models": ("neurofond.models", ["neurofond.models"]),
+    "recordings": ("neurofond.recordings", ["neurofond.recordings"]),
+    "analysis": ("neurofond.analysis", ["neurofond.analysis"]),
+    "compare": ("neurofond.compare", ["neurofond.compare"]),
+    "conversions": ("neurofond.conversions", ["neurofond.conversions"]),
+    "brainscore": ("neurofond.brainscore", ["neurofond.brainscore"]),
+    "datasets": ("neurofond.datasets and neurofond.data", ["neurofond.datasets", "neurofond.data"]),
+    "sweep": ("neurofond.sweep", ["neurofond.sweep"]),
+    "report": ("neurofond.report and neurofond.cli", ["neurofond.report", "neurofond.cli"]),
+}
+
+
+def public_modules() -> list[str]:
+    """Public modules of the package: committed files (git) or, outside a checkout, all files."""
+    try:
+        files = subprocess.run(["git", "ls-files", "neurofond"], cwd=REPO, capture_output=True,
+                               text=True, check=True).stdout.split()
+    except (OSError, subprocess.CalledProcessError):
+        files = []
+    paths = [Path(f) for f in files] or [p.relative_to(REPO) for p in
+                                         (REPO / "neurofond").rglob("*.py")]
+    names = set()
+    for path in paths:
+        if path.suffix != ".py" or not (REPO / path).is_file():
+            continue
+        parts = path.with_suffix("").parts
+        parts = parts[:-1] if parts[-1] == "__init__" else parts
+        if not any(part.startswith("_") for part in parts):
+            names.add(".".join(parts))
+    return sorted(names)
+
+
+def api_page(title: str, roots: list[str], modules: list[str]) -> str:
+    """The text of one API page: each root (a package: its docstring, then its modules)."""
+    lines = [f"# {title}", ""]
+    for root in roots:
+        subs = [m for m in modules if m.startswith(root + ".")]
+        if subs:
+            lines += [f"::: {root}", "    options:", "      members: false", ""]
+            lines += [line for m in subs for line in (f"::: {m}", "")]
+        else:
+            lines += [f"::: {root}", ""]
+    return "\n".join(lines)
+
+
+def test_api_reference_covers_every_public_module():
+    modules = public_modules()
+    stale = []
+    for page, (title, roots) in API_PAGES.items():
+        path = DOCS / "api" / f"{page}.md"
+        text = api_page(title, roots, modules)
+        if UPDATE:
+            path.write_text(text)
+        elif not path.is_file() or path.read_text() != text:
+            stale.append(path.name)
+    assert not stale, (f"docs/api pages out of date with the package's modules: {stale}; "
+                       "refresh: NEUROFOND_UPDATE_DOCS=1 .venv/bin/python -m pytest -q "
+                       "-p no:cacheprovider tests/test_docs.py -k api_reference")
+    covered = {r for _, roots in API_PAGES.values() for r in roots} | {"neurofond"}
+    orphans = [m for m in modules
+               if not any(m == r or m.startswith(r + ".") for r in covered)]
+    assert not orphans, f"public modules without an API page (add to API_PAGES): {orphans}"
+    nav = (REPO / "mkdocs.yml").read_text()
+    assert all(f"api/{page}.md" in nav for page in [*API_PAGES, "neurofond", "index"])
+
+
+def test_site_builds_strict(tmp_path):
+    mkdocs = Path(sys.executable).with_name("mkdocs")
+    if not mkdocs.exists():
+        pytest.skip(f"mkdocs is not installed at {mkdocs} (pip install -e '.[docs]')")
+    proc = subprocess.run([str(mkdocs), "build", "--strict", "--site-dir", str(tmp_path / "s")],
+                          cwd=REPO, capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, NO_MKDOCS_2_WARNING="1", OMP_NUM_THREADS="1"))
+    assert proc.returncode == 0, proc.stderr[-5000:]
+    assert (tmp_path / "s" / "api" / "analysis" / "index.html").is_file()
+    assert "tuning_curve" in (tmp_path / "s" / "api" / "analysis" / "index.html").read_text()
+
+
+def test_license_matches_the_declared_one():
+    import tomllib
+
+    declared = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["license"]
+    text = (REPO / "LICENSE").read_text()
+    assert declared == {"text": "MIT"} and text.startswith("MIT License\n")
+    assert "Permission is hereby granted, free of charge" in text and "AS IS" in text
+
+
+def test_datasets_page_includes_every_card_with_its_license():
+    from neurofond.datasets import dataset_info, list_datasets
+
+    page = (DOCS / "datasets.md").read_text()
+    for name in list_datasets():
+        assert f'--8<-- "datasets/{name}.md"' in page, name
+        assert dataset_info(name)["license"] in page, name
+    cards = {p.stem for p in (REPO / "datasets").glob("*.md")}
+    assert cards == set(list_datasets())
+
+
+def test_docs_do_not_link_into_the_development_tree():
+    for page in [REPO / "README.md", *DOCS.rglob("*.md")]:
+        for target in re.findall(r"\]\(([^)\s]+)\)", page.read_text()):
+            assert "shared/" not in target, f"{page.name} links to {target}"
+    assert "shared/docs" not in (DOCS / "install.md").read_text()
