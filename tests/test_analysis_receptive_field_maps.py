@@ -189,8 +189,13 @@ def test_z_scores_and_maps_follow_their_closed_form():
         cell = rf.sel(x_deg=x, y_deg=y)
         assert float(cell["on"][0]) == pytest.approx(m - b)
         assert float(cell["on_z"][0]) == pytest.approx((m - b) / (s * np.sqrt(2 / 3)))
-    assert np.isnan(rf["off"].values).all()
+    assert np.isnan(rf["off"].values).all() and rf.attrs["min_trials_per_cell"] == 3
     assert rf.attrs["z_threshold"] == pytest.approx(norm.isf(0.05 / 18))
+    # dark squares only: the same numbers in the OFF map
+    off_only = resp.assign_coords(polarity=("stimulus", np.where(pol == "on", "off", pol)))
+    rf_off = sparse_noise_rf(off_only, (0, 100), alpha=0.05)
+    assert np.allclose(rf_off["off_z"].values, rf["on_z"].values)
+    assert np.isnan(rf_off["on"].values).all()
     assert float(rf["baseline"][0]) == pytest.approx(b)
 
 
@@ -312,6 +317,13 @@ def test_swept_bars_locate_the_rf_and_cancel_the_latency():
     expected = 0.2 * np.cos(oris) - 0.15 * np.sin(oris)
     assert np.allclose(br["peak_position_deg"].values[:, 0], expected, atol=0.05)
     assert float(br["preferred_orientation"][1]) == 45.0
+    # Gaussian smoothing along position keeps the peaks; a wide one flattens the profile
+    smooth = bar_responses(resp, smooth_deg=0.05)
+    assert np.allclose(smooth["peak_position_deg"].values[:, 0], expected, atol=0.05)
+    flat = bar_responses(resp, smooth_deg=100.0)["profile"].values
+    assert np.allclose(flat, flat.mean(axis=1, keepdims=True), atol=0.01)
+    with pytest.raises(ValueError, match="smooth_deg"):
+        bar_responses(resp, smooth_deg=0.0)
     # the latency shifts one direction's estimate by speed x latency = 0.3 deg
     one = bar_responses(resp.isel(stimulus=np.flatnonzero(
         stim.params["direction"] < 180)))

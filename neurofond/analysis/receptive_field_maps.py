@@ -278,7 +278,7 @@ def sparse_noise_rf(
                         polarities=repr(pols), where=where)
     attrs.update(z_threshold=z_crit, n_cells=n_cells,
                  grid_deg=min(steps) if steps else float("nan"),
-                 min_trials_per_cell=int(np.min(n[: len(pols)][n[: len(pols)] > 0])),
+                 min_trials_per_cell=int(np.min(n[[("on", "off").index(q) for q in pols]])),
                  n_baseline_trials=int(n_b.min()), baseline=how,
                  renamed_coords="neuron x_deg/y_deg -> neuron_x_deg/neuron_y_deg",
                  n_constant=int(constant.sum()))
@@ -564,6 +564,17 @@ def _single(values: np.ndarray, name: str) -> float:
     return float(u[0])
 
 
+def _smooth(prof: np.ndarray, positions: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of ``prof`` (..., position, neuron) along position (NaN-aware)."""
+    d = positions[:, None] - positions[None, :]
+    kern = np.exp(-0.5 * (d / sigma) ** 2)  # (out, in)
+    valid = np.isfinite(prof)
+    num = np.einsum("oi,...in->...on", kern, np.where(valid, prof, 0.0))
+    den = np.einsum("oi,...in->...on", kern, valid.astype(float))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / den, np.nan)
+
+
 def _nanmax(a: np.ndarray, axis: int) -> np.ndarray:
     """NaN-ignoring maximum without warnings; all-NaN slices give NaN."""
     filled = np.where(np.isnan(a), -np.inf, a).max(axis=axis)
@@ -596,6 +607,7 @@ def bar_responses(
     *,
     baseline_ms: Any = None,
     latency_ms: float = 0.0,
+    smooth_deg: float | None = None,
     where: Mapping[str, Any] | None = None,
 ) -> xr.Dataset:
     """Orientation tuning, response profiles and RF centre from bar stimuli.
@@ -618,6 +630,10 @@ def bar_responses(
     latency_ms : float
         Swept bars: response latency (>= 0) subtracted from each bin's time before it is
         assigned the bar position on screen at that time.
+    smooth_deg : float, optional
+        Smooth each profile along position with a Gaussian of this standard deviation (deg,
+        > 0; normalised over the finite positions) before the peaks and the tuning are
+        taken; the returned ``profile`` is the smoothed one. Default: no smoothing.
     where : mapping, optional
         Restrict to stimuli matching these coordinates.
 
@@ -760,6 +776,8 @@ def bar_responses(
         window_used = _window_tuple(window_ms)
         baseline_profile = baseline
     prof = prof - baseline_profile
+    if smooth_deg is not None:
+        prof = _smooth(prof, positions, check_positive(smooth_deg, "smooth_deg"))
     b_ori = ori[idx_bars]
     b_dir = direction[idx_bars]
     b_pol = pol[idx_bars]
@@ -832,7 +850,7 @@ def bar_responses(
     }
     attrs = _provenance("receptive_field_maps.bar_responses", responses,
                         kind="bar_sweep" if sweep else "flashed_bar", window_ms=window_used,
-                        latency_ms=latency_ms, where=where)
+                        latency_ms=latency_ms, smooth_deg=smooth_deg, where=where)
     attrs.update(baseline=how, stimulus_centre_deg=c0,
                  position_convention="signed distance (deg) of the bar centre from the "
                                      "stimulus centre along the bar's direction")
