@@ -450,7 +450,11 @@ def test_site_builds_strict(tmp_path):
                           env=dict(os.environ, NO_MKDOCS_2_WARNING="1", OMP_NUM_THREADS="1"))
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert (tmp_path / "s" / "api" / "analysis" / "index.html").is_file()
-    assert "tuning_curve" in (tmp_path / "s" / "api" / "analysis" / "index.html").read_text()
+    html = (tmp_path / "s" / "api" / "analysis" / "index.html").read_text()
+    assert "tuning_curve" in html
+    # docs/hooks.py: Sphinx roles become links (documented targets) or code, never raw text
+    assert not re.search(r":(func|class|mod|meth|data|attr|math):<code>", html)
+    assert 'class="autorefs autorefs-internal"' in html
 
 
 def test_license_matches_the_declared_one():
