@@ -62,16 +62,25 @@ class Context:
     cache: dict[Any, Any] = field(default_factory=dict)
 
     def population(self, ck: Any, ms_per_step: float | None = None) -> Any:
-        """The model as an in-silico population (one hypercolumn; cached per time step)."""
+        """The model as an in-silico population (one hypercolumn; cached per time step).
+
+        Shipped models load by name, so that the population's own checks for them (e.g. the
+        spontaneous-state warning of ``present``) apply; other checkpoints load by path.
+        """
         from ..population import InSilicoPopulation
+        from ..pretrained import SHIPPED
 
         pop_kw = dict(self.settings["population"])
         if ms_per_step is not None:
             pop_kw["ms_per_step"] = ms_per_step
         key = ("population", ck.name, pop_kw["ms_per_step"])
         if key not in self.cache:
-            self.cache[key] = InSilicoPopulation.from_checkpoint(
-                ck.path, name=ck.name, device=self.device, **pop_kw)
+            if ck.spec in SHIPPED:
+                pop = InSilicoPopulation.from_pretrained(ck.spec, device=self.device, **pop_kw)
+            else:
+                pop = InSilicoPopulation.from_checkpoint(ck.path, name=ck.name,
+                                                         device=self.device, **pop_kw)
+            self.cache[key] = pop
         return self.cache[key]
 
     def spiking(self) -> list[Any]:
