@@ -375,6 +375,7 @@ API_PAGES = {
     "pretrained": ("neurofond.pretrained", ["neurofond.pretrained"]),
     "stimuli": ("neurofond.stimuli", ["neurofond.stimuli"]),
     "population": ("neurofond.population", ["neurofond.population"]),
+    "insilico": ("neurofond.insilico", ["neurofond.insilico"]),
     "models": ("neurofond.models", ["neurofond.models"]),
     "recordings": ("neurofond.recordings", ["neurofond.recordings"]),
     "analysis": ("neurofond.analysis", ["neurofond.analysis"]),
@@ -384,6 +385,7 @@ API_PAGES = {
     "datasets": ("neurofond.datasets and neurofond.data", ["neurofond.datasets", "neurofond.data"]),
     "sweep": ("neurofond.sweep", ["neurofond.sweep"]),
     "report": ("neurofond.report and neurofond.cli", ["neurofond.report", "neurofond.cli"]),
+    "other": ("Other modules", []),  # public modules no page above covers (filled by refresh)
 }
 
 
@@ -407,9 +409,22 @@ def public_modules() -> list[str]:
     return sorted(names)
 
 
+def _uncovered(modules: list[str]) -> list[str]:
+    """Top-level modules and packages no named API page covers (the "other" page's roots)."""
+    covered = {r for _, roots in API_PAGES.values() for r in roots} | {"neurofond"}
+    tops = {".".join(m.split(".")[:2]) for m in modules if m != "neurofond"}
+    return sorted(r for r in tops if not any(r == c or r.startswith(c + ".") for c in covered))
+
+
 def api_page(title: str, roots: list[str], modules: list[str]) -> str:
     """The text of one API page: each root (a package: its docstring, then its modules)."""
     lines = [f"# {title}", ""]
+    if not roots:
+        roots = _uncovered(modules)
+        lines += ["Public modules that have no page of their own yet (a new page is a row in",
+                  "`API_PAGES` of `tests/test_docs.py` and a line in `mkdocs.yml`).", ""]
+        if not roots:
+            lines += ["None at present.", ""]
     for root in roots:
         subs = [m for m in modules if m.startswith(root + ".")]
         if subs:
@@ -433,10 +448,6 @@ def test_api_reference_covers_every_public_module():
     assert not stale, (f"docs/api pages out of date with the package's modules: {stale}; "
                        "refresh: NEUROFOND_UPDATE_DOCS=1 .venv/bin/python -m pytest -q "
                        "-p no:cacheprovider tests/test_docs.py -k api_reference")
-    covered = {r for _, roots in API_PAGES.values() for r in roots} | {"neurofond"}
-    orphans = [m for m in modules
-               if not any(m == r or m.startswith(r + ".") for r in covered)]
-    assert not orphans, f"public modules without an API page (add to API_PAGES): {orphans}"
     nav = (REPO / "mkdocs.yml").read_text()
     assert all(f"api/{page}.md" in nav for page in [*API_PAGES, "neurofond", "index"])
 
