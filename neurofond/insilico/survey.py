@@ -61,6 +61,7 @@ __all__ = [
     "model_source",
     "run_survey",
     "survey_figure",
+    "survey_table",
 ]
 
 #: Every measure of the survey, in the order of the table.
@@ -111,7 +112,7 @@ PRESETS: dict[str, dict[str, Any]] = {
 }
 
 # files a run writes; an --overwrite target may hold only these
-_RUN_FILES = re.compile(r"survey\.json|survey_[a-z_]+\.png")
+_RUN_FILES = re.compile(r"survey\.json|survey_table\.md|survey_[a-z_]+\.png")
 
 _NOT_IN_RECORDINGS = ("the static Ecker 2010 release holds full-field static gratings only "
                       "(no apertures, plaids or drifting gratings)")
@@ -655,7 +656,8 @@ def run_survey(out: str | Path, *, models: Sequence[str] | None = None,
     Parameters
     ----------
     out : path
-        Output folder: ``survey.json`` (atomic) and ``survey_*.png``. A non-empty folder is
+        Output folder: ``survey.json`` (atomic), ``survey_table.md`` (:func:`survey_table`)
+        and ``survey_distributions.png``. A non-empty folder is
         refused unless ``overwrite`` (and then it may hold only files of a survey).
     models : sequence of str, optional
         Shipped model names or checkpoint paths (default: every shipped model).
@@ -681,7 +683,7 @@ def run_survey(out: str | Path, *, models: Sequence[str] | None = None,
     ValueError
         Unknown mode, model or baseline (named); FileExistsError for a non-empty ``out``.
     """
-    from .._files import atomic_write_json
+    from .._files import atomic_write_json, atomic_write_text
     from ..pretrained import SHIPPED
 
     if mode not in PRESETS:
@@ -743,9 +745,59 @@ def run_survey(out: str | Path, *, models: Sequence[str] | None = None,
               "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_json(out / "survey.json", result)
+    atomic_write_text(out / "survey_table.md", survey_table(result) + "\n")
     if figures:
         survey_figure(values, out / "survey_distributions.png", sources=sources)
     return result
+
+
+def _fmt(v: Any, digits: int = 2) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    return f"{v:.{digits}f}"
+
+
+def _cell(m: Mapping[str, Any], *path: str, digits: int = 2) -> str:
+    """``m[path...]`` formatted; "n/a" when the measure carries a reason."""
+    if "reason" in m:
+        return "n/a"
+    v: Any = m
+    for key in path:
+        if not isinstance(v, Mapping) or key not in v:
+            return "-"
+        v = v[key]
+    return _fmt(v, digits)
+
+
+def survey_table(result: Mapping[str, Any]) -> str:
+    """The survey as a Markdown table: one row per source (medians; r_sc mean +/- SEM).
+
+    "n/a": the measure does not apply to the source (its reason is in ``survey.json``);
+    "-": measured, but no neuron qualified.
+    """
+    head = ["source", "n", "median OSI", "fraction selective", "median bandwidth (deg)",
+            "median Fano", "mean r_sc +/- SEM (pairs)", "median reliability",
+            "median lifetime sparseness", "median c50", "median latency (ms)", "median SSI",
+            "median preferred size (deg)", "median XOS (top mask)", "median DSI"]
+    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, e in result["sources"].items():
+        m = e["measures"]
+        o, r = m["orientation_selectivity"], m["noise_correlation"]
+        rsc = ("n/a" if "reason" in r else
+               f"{_fmt(r['mean'], 4)} +/- {_fmt(r['sem'], 4)} ({r['n']})")
+        rows.append("| " + " | ".join([
+            name, f"{o['n_responsive']}/{e['n_neurons']}", _cell(o, "osi", "median"),
+            _cell(o, "fraction_selective"), _cell(o, "bandwidth_deg", "median", digits=1),
+            _cell(m["fano_factor"], "median"), rsc,
+            _cell(m["reliability"], "median", digits=3),
+            _cell(m["lifetime_sparseness"], "median"),
+            _cell(m["contrast_response"], "c50", "median"),
+            _cell(m["latency"], "onset_ms", "median", digits=0),
+            _cell(m["size_tuning"], "si", "median"),
+            _cell(m["size_tuning"], "preferred_size_deg", "median"),
+            _cell(m["cross_orientation"], "suppression_index", "median"),
+            _cell(m["direction"], "dsi", "median")]) + " |")
+    return "\n".join(rows)
 
 
 #: (value key, axis label) of each panel of the survey figure.
