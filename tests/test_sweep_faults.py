@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 
 from neurofond.sweep import load_responses, parse_spec, read_manifest, run_sweep
-from neurofond.sweep.runner import WORKER_ENV
+from neurofond.sweep.runner import WORKER_ENV, local_cluster_environ
 
 distributed = pytest.importorskip("distributed", reason="sweeps need dask.distributed")
 
@@ -67,18 +67,20 @@ retries = 2
                                                                   marks=pytest.mark.slow)])
 def client(request):
     """A LocalCluster of 2 single-thread workers: threads of this process (fast) or processes."""
+    import dask
     from distributed import Client, LocalCluster
 
     processes = request.param == "processes"
     extra = {"env": dict(WORKER_ENV)} if processes else {}
-    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
-                           protocol="tcp://", dashboard_address=":0", **extra)
-    with Client(cluster) as c:
-        if processes:
-            c.run(lambda: __import__("neurofond.population"))  # import torch once per worker
-        c.processes = processes
-        yield c
-    cluster.close()
+    with dask.config.set({"distributed.nanny.pre-spawn-environ": local_cluster_environ()}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=processes,
+                               protocol="tcp://", dashboard_address=":0", **extra)
+        with Client(cluster) as c:
+            if processes:
+                c.run(lambda: __import__("neurofond.population"))  # torch once per worker
+            c.processes = processes
+            yield c
+        cluster.close()
 
 
 @pytest.fixture(scope="module")

@@ -61,6 +61,7 @@ def _with(path: str, value, base=BASE):
     ("population.stimuli.p", {"protocol": "sf_tuning", "n_trials": 3},
      "population.stimuli.p.n_trials"),
     ("run.retries", -1, "run.retries"),
+    ("population.model.transform", "bogus", "transform"),  # refused when the store is built
 ])
 def test_bad_spec_names_the_key_and_writes_nothing(tmp_path, path, value, named):
     out = tmp_path / "store"
