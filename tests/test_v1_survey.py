@@ -128,7 +128,9 @@ def test_tiny_survey_every_source(tmp_path, checkpoints, shared_data_dir):
     assert (tmp_path / "survey_distributions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = (tmp_path / "survey_table.md").read_text().splitlines()
     assert len(table) == 2 + 3 and table[0].count("|") == table[2].count("|") == 16
-    ecker_row = next(row for row in table if row.startswith("| ecker2010 "))
+    assert on_disk["order"] == ["poisson-k32", "stimulus-floor", "ecker2010"]
+    assert [row.split("|")[1].strip() for row in table[2:]] == on_disk["order"]
+    ecker_row = table[-1]
     assert ecker_row.count("n/a") == 5  # c50, SSI, preferred size, XOS, DSI
     rsc = on_disk["sources"]["ecker2010"]["measures"]["noise_correlation"]
     assert f"{rsc['mean']:.4f} +/- {rsc['sem']:.4f} ({rsc['n']})" in ecker_row

@@ -676,7 +676,8 @@ def run_survey(out: str | Path, *, models: Sequence[str] | None = None,
     -------
     dict
         What ``survey.json`` holds: ``sources`` (name -> kind, n_neurons, ``measures``),
-        ``measures``, ``settings`` and provenance, ``timings_s``.
+        ``order`` (models, baselines, recordings), ``measures``, ``settings`` and
+        provenance, ``timings_s``.
 
     Raises
     ------
@@ -735,7 +736,8 @@ def run_survey(out: str | Path, *, models: Sequence[str] | None = None,
         values[entry["name"]] = vals
     import neurofond
 
-    result = {"sources": sources, "measures": list(MEASURES), "timings_s": timings,
+    result = {"sources": sources, "order": list(sources), "measures": list(MEASURES),
+              "timings_s": timings,
               "recordings": {"path": None if rec_path is None else str(rec_path),
                              "note": rec_note},
               "settings": {"mode": mode, "seed": seed, "device": str(device),
@@ -780,7 +782,8 @@ def survey_table(result: Mapping[str, Any]) -> str:
             "median lifetime sparseness", "median c50", "median latency (ms)", "median SSI",
             "median preferred size (deg)", "median XOS (top mask)", "median DSI"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for name, e in result["sources"].items():
+    for name in result.get("order", list(result["sources"])):
+        e = result["sources"][name]
         m = e["measures"]
         o, r = m["orientation_selectivity"], m["noise_correlation"]
         rsc = ("n/a" if "reason" in r else
