@@ -112,8 +112,12 @@ def test_tiny_survey_every_source(tmp_path, checkpoints, shared_data_dir):
         assert m["cross_orientation"]["mask_contrast"] == 0.5
         assert "dsi" in m["direction"]
         assert "c50" in m["contrast_response"]
+        rf = m["receptive_field"]
+        assert rf["n_neurons"] == 4 and 0.0 <= rf["fraction_significant"] <= 1.0
+        if rf["n_fitted"]:
+            assert 0.0 < rf["sigma_deg"]["median"] < 1.0  # within the 1-deg patch
     for name in ("stimulus-floor", "ecker2010"):
-        for key in ("size_tuning", "cross_orientation", "direction"):
+        for key in ("size_tuning", "cross_orientation", "direction", "receptive_field"):
             assert "reason" in on_disk["sources"][name]["measures"][key]
     # two contrasts per Ecker session: no Naka-Rushton fit, and it says why
     assert "2 contrast" in on_disk["sources"]["ecker2010"]["measures"]["contrast_response"][
@@ -127,11 +131,11 @@ def test_tiny_survey_every_source(tmp_path, checkpoints, shared_data_dir):
     assert fl["orientation_selectivity"]["osi"]["median"] > 0.3
     assert (tmp_path / "survey_distributions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = (tmp_path / "survey_table.md").read_text().splitlines()
-    assert len(table) == 2 + 3 and table[0].count("|") == table[2].count("|") == 16
+    assert len(table) == 2 + 3 and table[0].count("|") == table[2].count("|") == 17
     assert on_disk["order"] == ["poisson-k32", "stimulus-floor", "ecker2010"]
     assert [row.split("|")[1].strip() for row in table[2:]] == on_disk["order"]
     ecker_row = table[-1]
-    assert ecker_row.count("n/a") == 5  # c50, SSI, preferred size, XOS, DSI
+    assert ecker_row.count("n/a") == 6  # c50, SSI, preferred size, XOS, DSI, RF
     rsc = on_disk["sources"]["ecker2010"]["measures"]["noise_correlation"]
     assert f"{rsc['mean']:.4f} +/- {rsc['sem']:.4f} ({rsc['n']})" in ecker_row
     assert not list(tmp_path.glob(".*.tmp"))

@@ -17,8 +17,9 @@ wherever the stimuli allow it:
   stimulus;
 - on the models only (their protocols centre stimuli on each neuron's dictionary RF or need
   movies), the one-call experiments of this package: size tuning and cross-orientation
-  suppression (:mod:`neurofond.insilico.spatial`) and direction selectivity on a drifting
-  sweep (:func:`neurofond.insilico.direction.direction_tuning`).
+  suppression (:mod:`neurofond.insilico.spatial`), direction selectivity on a drifting
+  sweep (:func:`neurofond.insilico.direction.direction_tuning`) and the sparse-noise RF
+  size (:func:`neurofond.insilico.rf_mapping.map_receptive_fields`).
 
 A measure a source cannot have (the static recordings hold no apertures, plaids or drifting
 gratings; the baselines see static images only; a Fano factor of Gaussian activations)
@@ -67,7 +68,7 @@ __all__ = [
 #: Every measure of the survey, in the order of the table.
 MEASURES = ("orientation_selectivity", "fano_factor", "noise_correlation",
             "signal_correlation", "reliability", "lifetime_sparseness", "contrast_response",
-            "latency", "size_tuning", "cross_orientation", "direction")
+            "latency", "size_tuning", "cross_orientation", "direction", "receptive_field")
 
 #: Baselines of :mod:`neurofond.models` the survey knows (constructor names).
 BASELINE_NAMES = ("gabor-energy", "pixel-pca", "stimulus-floor")
@@ -88,6 +89,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {**_GRID, "orientations": (0.0, 45.0, 90.0, 135.0), "sfs": (2.0,),
              "contrasts": (0.1, 0.25, 0.5, 1.0), "n_trials": 10, "n_neurons": 24,
              "latency_blank_ms": 600.0, "latency_trials": 5, "contrast_neurons": 6,
+             "rf_trials": 2,
              "diameters_deg": (0.25, 0.5, 1.0, 2.0), "spatial_neurons": 4,
              "spatial_phases": (0.0, 180.0), "mask_contrasts": (0.0, 0.25, 0.5),
              "directions": (0.0, 90.0, 180.0, 270.0), "direction_sfs": (2.0,),
@@ -95,6 +97,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "quick": {**_GRID, "orientations": tuple(np.arange(0.0, 180.0, 22.5)), "sfs": (1.5, 3.0),
               "contrasts": (0.1, 0.2, 0.4, 1.0), "n_trials": 20, "n_neurons": None,
               "latency_blank_ms": 5000.0, "latency_trials": 10, "contrast_neurons": 48,
+              "rf_trials": 10,
               "diameters_deg": (0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 3.0), "spatial_neurons": 32,
               "spatial_phases": (0.0, 90.0, 180.0, 270.0),
               "mask_contrasts": (0.0, 0.125, 0.25, 0.5),
@@ -103,7 +106,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "full": {**_GRID, "orientations": tuple(np.arange(0.0, 180.0, 15.0)),
              "sfs": (1.0, 1.5, 2.0, 3.0, 4.0), "contrasts": (0.05, 0.1, 0.2, 0.4, 0.7, 1.0),
              "n_trials": 40, "n_neurons": None, "latency_blank_ms": 5000.0,
-             "latency_trials": 30, "contrast_neurons": None,
+             "latency_trials": 30, "contrast_neurons": None, "rf_trials": 20,
              "diameters_deg": (0.125, 0.1875, 0.25, 0.375, 0.5, 0.75, 1.0, 1.5, 3.0, 8.0),
              "spatial_neurons": None, "spatial_phases": (0.0, 90.0, 180.0, 270.0),
              "mask_contrasts": (0.0, 0.125, 0.25, 0.5),
@@ -117,7 +120,8 @@ _RUN_FILES = re.compile(r"survey\.json|survey_table\.md|survey_[a-z_]+\.png")
 _NOT_IN_RECORDINGS = ("the static Ecker 2010 release holds full-field static gratings only "
                       "(no apertures, plaids or drifting gratings)")
 _BASELINE_STATIC = ("the LNP baselines see static images only (movies refused) and have no "
-                    "dictionary RF to centre apertures on; not measured")
+                    "dictionary RF to centre apertures on or compare maps with; the in-silico "
+                    "protocols take a population; not measured")
 
 
 def _reason(text: str) -> dict[str, Any]:
@@ -392,6 +396,7 @@ def model_source(name: str, cfg: Mapping[str, Any], *, seed: int = 0, device: st
     from ..population import InSilicoPopulation
     from ..pretrained import resolve_checkpoints
     from .direction import direction_tuning
+    from .rf_mapping import map_receptive_fields, summarize_rf_agreement
     from .spatial import measure_cross_orientation, measure_size_tuning
 
     log = log or (lambda s: None)
@@ -480,6 +485,25 @@ def model_source(name: str, cfg: Mapping[str, Any], *, seed: int = 0, device: st
                          "note": "direction_tuning defaults (200-ms blank, 100 ms settling "
                                  "after onset); responsive vs the pre-onset rate"}
     vals["dsi"] = _values(d["dsi"].values[dr])
+    log(f"{pop.name}: receptive fields (sparse noise)")
+    with warnings.catch_warnings():
+        # the maps subtract the interleaved blank stimuli, not the pre-onset rate
+        warnings.filterwarnings("ignore", message=r".*spontaneous state.*")
+        rf = map_receptive_fields(pop, units=neurons, n_trials=int(cfg["rf_trials"]),
+                                  bar_orientations=None, sta_noise=0, seed=seed,
+                                  progress=progress)
+    rs = summarize_rf_agreement(rf)
+    fitted = np.asarray(rf["significant"].values, dtype=bool) & np.isfinite(
+        rf["sigma_deg"].values)
+    summ["receptive_field"] = {
+        "sigma_deg": rs["sigma_deg"], "area_deg2": rs["area_deg2"],
+        "corr_element": rs["corr_element"], "n_neurons": rs["n_neurons"],
+        "fraction_significant": rs["fraction_significant"], "n_fitted": rs["n_fitted"],
+        "fraction_at_edge": rs["fraction_at_edge"], "n_trials": int(cfg["rf_trials"]),
+        "method": "sparse noise (ON/OFF squares of two model pixels on a one-pixel grid), "
+                  "2-D Gaussian fit of the significant map; sigma_deg = its SD (deg), "
+                  "area_deg2 = half-height area"}
+    vals["rf_sigma_deg"] = _values(rf["sigma_deg"].values[fitted])
     entry = {"kind": "model", "name": pop.name, "family": family,
              "n_neurons": int(resp.sizes["neuron"]), "spiking": spiking,
              "units": str(resp.attrs.get("units", "")),
@@ -532,7 +556,7 @@ def baseline_source(name: str, cfg: Mapping[str, Any], *, seed: int = 0,
                                   min_trials=cfg["min_trials"], min_rate_hz=cfg["min_rate_hz"],
                                   psth_bin_ms=cfg["psth_bin_ms"],
                                   fit_neurons=cfg["contrast_neurons"])
-    for key in ("size_tuning", "cross_orientation", "direction"):
+    for key in ("size_tuning", "cross_orientation", "direction", "receptive_field"):
         summ[key] = _reason(_BASELINE_STATIC)
     entry = {"kind": "baseline", "name": name, "family": "baseline (LNP, Poisson spikes)",
              "n_neurons": int(resp.sizes["neuron"]), "spiking": True,
@@ -606,6 +630,7 @@ def ecker_source(cfg: Mapping[str, Any], *, path: str | Path | None = None,
         "size_tuning": _reason(_NOT_IN_RECORDINGS),
         "cross_orientation": _reason(_NOT_IN_RECORDINGS),
         "direction": _reason(_NOT_IN_RECORDINGS + "; the drifting release is not read here"),
+        "receptive_field": _reason(_NOT_IN_RECORDINGS + " (no sparse noise or bars)"),
     }
     if "c50" in vals and "reason" not in per[0][0]["contrast_response"]:
         summ["contrast_response"] = {"c50": _present.summary(vals["c50"])}
@@ -780,7 +805,8 @@ def survey_table(result: Mapping[str, Any]) -> str:
     head = ["source", "n", "median OSI", "fraction selective", "median bandwidth (deg)",
             "median Fano", "mean r_sc +/- SEM (pairs)", "median reliability",
             "median lifetime sparseness", "median c50", "median latency (ms)", "median SSI",
-            "median preferred size (deg)", "median XOS (top mask)", "median DSI"]
+            "median preferred size (deg)", "median XOS (top mask)", "median DSI",
+            "median RF sigma (deg)"]
     rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in result.get("order", list(result["sources"])):
         e = result["sources"][name]
@@ -799,7 +825,8 @@ def survey_table(result: Mapping[str, Any]) -> str:
             _cell(m["size_tuning"], "si", "median"),
             _cell(m["size_tuning"], "preferred_size_deg", "median"),
             _cell(m["cross_orientation"], "suppression_index", "median"),
-            _cell(m["direction"], "dsi", "median")]) + " |")
+            _cell(m["direction"], "dsi", "median"),
+            _cell(m["receptive_field"], "sigma_deg", "median", digits=3)]) + " |")
     return "\n".join(rows)
 
 
@@ -810,7 +837,8 @@ _PANELS = (("osi", "OSI"), ("bandwidth_deg", "orientation bandwidth (deg)"),
            ("lifetime_sparseness", "lifetime sparseness"), ("c50", "c50 (Naka-Rushton)"),
            ("latency_ms", "onset latency (ms)"), ("si", "surround suppression index"),
            ("preferred_size_deg", "preferred size (deg)"),
-           ("cross_orientation", "cross-orientation suppression"), ("dsi", "DSI"))
+           ("cross_orientation", "cross-orientation suppression"), ("dsi", "DSI"),
+           ("rf_sigma_deg", "sparse-noise RF sigma (deg)"))
 
 
 def survey_figure(values: Mapping[str, Mapping[str, np.ndarray]], path: str | Path, *,
