@@ -203,3 +203,29 @@ def test_lost_worker_mid_sweep_gives_identical_results(client, reference, tmp_pa
     done = read_manifest(out)["done"]
     task_id = lost["key"].split("-", 3)[-1].replace(":", "/")
     assert done[task_id]["worker"] != lost["worker"]  # the task was rerun on another worker
+
+
+TRAIN = {"name": "tr", "training": {
+    "beta": [1.0, 2.0], "t_train": [2], "seed": [0, 1],
+    "model": {"n_latents": 8},
+    "train": {"epochs": 1, "max_steps": 2, "batch_size": 50, "eval_patches": 50},
+    "data": {"n_train": 100, "n_validation": 50},
+}}
+
+
+def test_training_sweep_on_workers_equals_single_process(client, tmp_path):
+    import torch
+
+    from neurofond.fond.checkpoint import load_checkpoint
+    from neurofond.sweep import training_checkpoint
+
+    spec = parse_spec(TRAIN)
+    serial = run_sweep(spec, tmp_path / "serial", workers=0, progress=False)
+    spread = run_sweep(spec, tmp_path / "workers", client=client, progress=False)
+    assert serial.n_run == spread.n_run == 4
+    for run in spec.training_runs():
+        a, _, _ = load_checkpoint(training_checkpoint(tmp_path / "serial", run.id))
+        b, _, _ = load_checkpoint(training_checkpoint(tmp_path / "workers", run.id))
+        for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(),
+                                     strict=True):
+            assert torch.equal(x, y), (run.id, name)
