@@ -143,23 +143,48 @@ static PyObject *sample(PyObject *self, PyObject *args) {
  * population with a fraction f of active neurons costs f K N multiply-adds per row instead of
  * K N. The sum over k runs in ascending k, one accumulator per output column; a row's result
  * does not depend on how rows are split across threads. On x86-64 with GCC the function is
- * built twice (AVX2 + FMA, chosen at load time where the CPU has them, and baseline SSE2):
- * like BLAS, the two round differently (fused vs separate multiply-add), so bits can differ
- * between machines, never between runs on one machine.
+ * built three times, chosen at run time: AVX-512 and AVX2 (both with fused multiply-adds,
+ * which give the same bits) and baseline SSE2 (separate multiply and add): like BLAS, bits
+ * can differ between machines, never between runs on one machine.
  */
-typedef float vec8 __attribute__((vector_size(32))); /* GCC/clang vector extension */
-#define SUB_TILE 64 /* output columns per pass: 8 vectors of 8 floats held in registers */
+typedef float vec8 __attribute__((vector_size(32)));  /* GCC/clang vector extensions */
+typedef float vec16 __attribute__((vector_size(64)));
 
 #if defined(__GNUC__) && defined(__x86_64__)
-#define SUB_FMA 1 /* an AVX2 + FMA build of sub_rows, chosen at run time where the CPU has both */
+#define SUB_SIMD 1 /* AVX2+FMA and AVX-512 builds of sub_rows, chosen at run time */
 #endif
 
-/* unaligned load of 8 floats (a macro: no vector-typed function return without AVX) */
+/* unaligned loads (macros: no vector-typed function returns outside AVX builds) */
 #define load8(p) __extension__({ vec8 v_; memcpy(&v_, (p), sizeof v_); v_; })
+#define load16(p) __extension__({ vec16 v_; memcpy(&v_, (p), sizeof v_); v_; })
 
-static inline __attribute__((always_inline)) Py_ssize_t sub_rows_body(const float *z, const float *m, const float *base, float *out,
-                           Py_ssize_t K, Py_ssize_t N, Py_ssize_t r0, Py_ssize_t r1,
-                           int32_t *idx, float *val) {
+/* One tile of 8 vectors of type V (8 x W output columns) held in registers over all the
+ * nonzeros of the row; then out = base - acc. */
+#define SUB_TILE(V, W, LOAD)                                                                   \
+    for (; j0 + 8 * (W) <= N; j0 += 8 * (W)) {                                                 \
+        V a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};      \
+        for (Py_ssize_t i = 0; i < n; i++) {                                                   \
+            const V zk = (V){0} + val[i];                                                      \
+            const float *mr = m + (Py_ssize_t)idx[i] * N + j0;                                 \
+            a0 += zk * LOAD(mr);                                                               \
+            a1 += zk * LOAD(mr + (W));                                                         \
+            a2 += zk * LOAD(mr + 2 * (W));                                                     \
+            a3 += zk * LOAD(mr + 3 * (W));                                                     \
+            a4 += zk * LOAD(mr + 4 * (W));                                                     \
+            a5 += zk * LOAD(mr + 5 * (W));                                                     \
+            a6 += zk * LOAD(mr + 6 * (W));                                                     \
+            a7 += zk * LOAD(mr + 7 * (W));                                                     \
+        }                                                                                      \
+        V acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};                                           \
+        const float *accf = (const float *)acc;                                                \
+        for (int j = 0; j < 8 * (W); j++) o[j0 + j] = xr[j0 + j] - accf[j];                   \
+    }
+
+/* wide: also use 128-column tiles of 16-float vectors (AVX-512 build only) */
+static inline __attribute__((always_inline)) Py_ssize_t
+sub_rows_body(const float *z, const float *m, const float *base, float *out, Py_ssize_t K,
+              Py_ssize_t N, Py_ssize_t r0, Py_ssize_t r1, int32_t *idx, float *val,
+              const int wide) {
     Py_ssize_t nnz = 0;
     for (Py_ssize_t b = r0; b < r1; b++) {
         const float *zr = z + b * K;
@@ -173,24 +198,10 @@ static inline __attribute__((always_inline)) Py_ssize_t sub_rows_body(const floa
         const float *xr = base + b * N;
         float *o = out + b * N;
         Py_ssize_t j0 = 0;
-        for (; j0 + SUB_TILE <= N; j0 += SUB_TILE) {
-            vec8 a0 = {0}, a1 = {0}, a2 = {0}, a3 = {0}, a4 = {0}, a5 = {0}, a6 = {0}, a7 = {0};
-            for (Py_ssize_t i = 0; i < n; i++) {
-                const vec8 zk = (vec8){0} + val[i];
-                const float *mr = m + (Py_ssize_t)idx[i] * N + j0;
-                a0 += zk * load8(mr);
-                a1 += zk * load8(mr + 8);
-                a2 += zk * load8(mr + 16);
-                a3 += zk * load8(mr + 24);
-                a4 += zk * load8(mr + 32);
-                a5 += zk * load8(mr + 40);
-                a6 += zk * load8(mr + 48);
-                a7 += zk * load8(mr + 56);
-            }
-            vec8 acc[8] = {a0, a1, a2, a3, a4, a5, a6, a7};
-            const float *accf = (const float *)acc;
-            for (int j = 0; j < SUB_TILE; j++) o[j0 + j] = xr[j0 + j] - accf[j];
+        if (wide) {
+            SUB_TILE(vec16, 16, load16)
         }
+        SUB_TILE(vec8, 8, load8)
         for (Py_ssize_t j = j0; j < N; j++) { /* columns left over after the tiles */
             float acc = 0.0f;
             for (Py_ssize_t i = 0; i < n; i++) acc += val[i] * m[(Py_ssize_t)idx[i] * N + j];
@@ -203,20 +214,24 @@ static inline __attribute__((always_inline)) Py_ssize_t sub_rows_body(const floa
 #define SUB_ARGS                                                                            \
     const float *z, const float *m, const float *base, float *out, Py_ssize_t K, Py_ssize_t N, \
         Py_ssize_t r0, Py_ssize_t r1, int32_t *idx, float *val
-static Py_ssize_t sub_rows_plain(SUB_ARGS) {
-    return sub_rows_body(z, m, base, out, K, N, r0, r1, idx, val);
+#define SUB_CALL z, m, base, out, K, N, r0, r1, idx, val
+static Py_ssize_t sub_rows_plain(SUB_ARGS) { return sub_rows_body(SUB_CALL, 0); }
+#ifdef SUB_SIMD
+__attribute__((target("avx2,fma"))) static Py_ssize_t sub_rows_avx2(SUB_ARGS) {
+    return sub_rows_body(SUB_CALL, 0);
 }
-#ifdef SUB_FMA
-__attribute__((target("avx2,fma"))) static Py_ssize_t sub_rows_fma(SUB_ARGS) {
-    return sub_rows_body(z, m, base, out, K, N, r0, r1, idx, val);
+__attribute__((target("avx512f,avx2,fma"))) static Py_ssize_t sub_rows_avx512(SUB_ARGS) {
+    return sub_rows_body(SUB_CALL, 1);
 }
 #endif
 static Py_ssize_t sub_rows(SUB_ARGS) {
-#ifdef SUB_FMA
+#ifdef SUB_SIMD
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+        return sub_rows_avx512(SUB_CALL);
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return sub_rows_fma(z, m, base, out, K, N, r0, r1, idx, val);
+        return sub_rows_avx2(SUB_CALL);
 #endif
-    return sub_rows_plain(z, m, base, out, K, N, r0, r1, idx, val);
+    return sub_rows_plain(SUB_CALL);
 }
 
 /* subtract_rows(z_ptr, m_ptr, base_ptr, out_ptr, K, N, row_start, row_stop) -> nonzeros seen */

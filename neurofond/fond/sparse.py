@@ -42,9 +42,10 @@ from .sampling import _compiled, _thread_pool, poisson_spikes
 __all__ = ["CROSSOVER", "SPARSE_MODES", "ExactInference", "choose_sparse", "sparse_available",
            "subtract_sparse", "update_poisson"]
 
-#: Active fraction below which a sparse step is faster than a dense one: measured with
-#: ``benchmarks/bench_fond.py`` (B = 1000, K = 512, D = 256, one thread; docs/benchmarks.md).
-CROSSOVER = 0.25
+#: Active fraction below which a sparse step is faster than a dense one: the products of one
+#: step cost the same at 0.30-0.40 active in ``benchmarks/bench_fond.py``'s sweep (B = 1000,
+#: K = 512, D = 256, one thread, AVX-512 kernel vs MKL sgemm; docs/benchmarks.md).
+CROSSOVER = 0.3
 #: ``"auto"`` (per step, :func:`choose_sparse`), ``"always"`` (every step sparse) and
 #: ``"never"`` (every step dense: :meth:`IterativeVAE.step` bit for bit).
 SPARSE_MODES = ("auto", "always", "never")
