@@ -314,7 +314,7 @@ def compare(recordings: Any, candidates: Sequence[str] | None = None, *,
         raise ValueError(f"{unknown[0]}: unknown setting of compare()")
     for k in engine_keys - set(settings):
         settings[k] = {"response_threshold_hz": 5.0, "patch_size_deg": 1.0,
-                       "device": "cpu", "n_components": 64}.get(k)
+                       "device": "cpu", "n_components": 32}.get(k)
     limit = (contextlib.nullcontext() if blas_threads is None
              else threadpool_limits(limits=int(blas_threads), user_api="blas"))
     label = str(recs[0].attrs.get("source", "recordings"))

@@ -17,6 +17,7 @@ from .protocol import (
     MS_GRID,
     PREDICTIVITY_WINDOW_MS,
     PROPERTY_TIME_MS,
+    ROWS_PER_BATCH,
     SIM_BYTES,
     WARMUP_STEPS,
 )
@@ -41,9 +42,11 @@ class Candidate:
     units: str
     fit: dict[str, Any]
 
-    def steps(self, max_delay: float) -> np.ndarray:
-        """Steps simulated: enough blank for the property time range at the largest delay."""
-        m = min(self.ms_grid)
+    def steps(self, max_delay: float, ms_per_step: float | None = None) -> np.ndarray:
+        """Steps simulated: enough blank for the property time range at the largest delay
+        and enough stimulus for the analysed window, at ``ms_per_step`` (default: the
+        finest time scale of the grid)."""
+        m = min(self.ms_grid) if ms_per_step is None else float(ms_per_step)
         blank = int(math.ceil((-PROPERTY_TIME_MS[0] + max_delay) / m)) + 2
         shown = int(math.ceil(max(PREDICTIVITY_WINDOW_MS[1], PROPERTY_TIME_MS[1]) / m))
         return np.arange(-blank, shown)
@@ -128,8 +131,7 @@ class VAECandidate(Candidate):
         n = len(stim)
         x_all = self.pop.patches(stim.frames, self.pop.layout(stim))[:, 0, 0]  # (n, D)
         warm = self.warm_state(n_trials, seed)
-        per_cond = (4 if spikes else 8) * n_trials * k * steps.size
-        chunk = max(1, int(SIM_BYTES // per_cond))
+        chunk = max(1, ROWS_PER_BATCH // int(n_trials))  # the output is allocated whole
         out = np.zeros(((n_trials,) if spikes else ()) + (n, k, steps.size), dtype=np.float32)
         for c0 in range(0, n, chunk):
             c = min(n, c0 + chunk) - c0

@@ -16,7 +16,7 @@ import numpy as np
 BASELINES = ("gabor-energy", "pixel-pca", "lca", "stimulus-floor")
 ALL_SESSIONS = tuple(range(17))
 QUICK_SESSIONS = (7, 10, 12)
-MS_GRID = (1.0, 2.0, 5.0, 10.0, 20.0)
+MS_GRID = (2.0, 5.0, 10.0, 20.0)
 QUICK_MS_GRID = (1.0, 3.0, 10.0)
 #: Candidate factors from screen contrast to model input contrast (VAEs; fitted).
 CONTRAST_GAINS = (1.0, 0.3, 0.1)
@@ -40,6 +40,10 @@ MIN_VALUES = 3
 #: Blank steps every VAE chain runs before a trial (its state relaxes from the prior to the
 #: blank steady state; :meth:`neurofond.compare.VAECandidate.warm_state`).
 WARMUP_STEPS = 600
+#: Ridge penalties of the comparison (one per decade; absolute, on globally scaled features).
+ALPHAS = tuple(float(a) for a in np.logspace(-3, 7, 11))
+#: Inference chains (conditions x trials) advanced together in one VAE batch.
+ROWS_PER_BATCH = 2048
 #: Memory budget of one simulation chunk (bytes of step arrays).
 SIM_BYTES = 128e6
 REQUIRED_COLUMNS = ("model", "session", "n_units", "predictivity_raw", "ceiling",
