@@ -196,3 +196,21 @@ def test_cli_runs_and_refuses_bad_spec_writing_nothing(tmp_path, capsys):
     assert rc == 2
     assert "population.n_trailz: unknown key" in capsys.readouterr().err
     assert not (tmp_path / "bad_store").exists()
+
+
+def test_gaussian_model_stores_signed_float_activations(tmp_path):
+    spec = json.loads(json.dumps(SPEC))
+    spec["population"].update(checkpoints=["igvae-k512-b8-photos"], seeds=[0])
+    parsed = parse_spec(spec)
+    run_sweep(parsed, tmp_path / "g", workers=0, progress=False)
+    resp = load_responses(tmp_path / "g")
+    assert resp.dtype == np.float32 and resp.attrs.get("signed") == 1
+    assert (resp.values < 0).any()
+    pop = InSilicoPopulation.from_pretrained("igvae-k512-b8-photos", ms_per_step=10.0)
+    stim = grating_sweep(ScreenGeometry(16.0, 32), orientations=np.arange(0, 180, 30),
+                         sfs=[2.0], phases=[0, 90])
+    chunk = parsed.chunks({"grid": 12})[-1]
+    (t0, t1), (s0, s1) = chunk.trials, chunk.stimuli
+    direct = pop.present(stim.select(slice(s0, s1)), n_trials=t1 - t0, blank_steps=2,
+                         steps_per_frame=4, seed=chunk.seed, progress=False)
+    np.testing.assert_array_equal(resp.values[t0:t1, s0:s1], direct.values)

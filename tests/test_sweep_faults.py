@@ -25,6 +25,7 @@ import pytest
 
 from neurofond.sweep import load_responses, parse_spec, read_manifest, run_sweep
 from neurofond.sweep.runner import WORKER_ENV, local_cluster_environ
+from neurofond.sweep.store import create_store, task_list
 
 distributed = pytest.importorskip("distributed", reason="sweeps need dask.distributed")
 
@@ -111,6 +112,9 @@ def test_killed_client_then_rerun_resumes(client, reference, tmp_path):
     spec = tmp_path / "spec.toml"
     spec.write_text(SPEC_TOML)
     out = tmp_path / "resumed"
+    # the store exists (as after a first client that built it): the client killed here
+    # only submits tasks and records results, so it starts without importing torch
+    create_store(out, parse_spec(SPEC), task_list(parse_spec(SPEC)))
     proc = subprocess.Popen(
         [sys.executable, "-m", "neurofond.cli", "sweep", str(spec), "--out", str(out),
          "--scheduler", client.scheduler.address, "--no-progress"],
