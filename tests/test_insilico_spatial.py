@@ -118,3 +118,13 @@ def test_bad_arguments(pop, prefs):
     no_deg = InSilicoPopulation(pop.model, pop.preprocessing)
     with pytest.raises(ValueError, match="patch_size_deg"):
         spatial.grating_preferences(no_deg)
+
+
+def test_preferences_without_rf_centres_use_the_dictionary_centroids(pop, prefs):
+    bare = prefs[["preferred_orientation", "preferred_sf"]]
+    a = spatial.measure_size_tuning(pop, neurons=[NEURONS[0]], preferences=bare,
+                                    diameters_deg=(0.5, 5.0), phases=(0.0,), **FAST)
+    b = spatial.measure_size_tuning(pop, neurons=[NEURONS[0]], preferences=prefs,
+                                    diameters_deg=(0.5, 5.0), phases=(0.0,), **FAST)
+    np.testing.assert_array_equal(a["center_x_deg"].values, b["center_x_deg"].values)
+    np.testing.assert_allclose(a["curve"].values, b["curve"].values)

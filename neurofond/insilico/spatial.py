@@ -227,14 +227,24 @@ def grating_preferences(population: Any, *,
     )
 
 
-def _check_preferences(preferences: Any, k: int) -> xr.Dataset:
-    need = ("preferred_orientation", "preferred_sf", "rf_x_deg", "rf_y_deg")
+def _check_preferences(preferences: Any, population: Any) -> xr.Dataset:
+    """Preferences over every neuron; RF centres from the dictionary when absent (e.g. the
+    result of :func:`neurofond.insilico.tuning.grating_tuning`)."""
+    k = int(population.n_units)
+    need = ("preferred_orientation", "preferred_sf")
     if not isinstance(preferences, xr.Dataset) or any(v not in preferences for v in need):
-        raise ValueError(f"preferences: expected an xarray.Dataset with {need} over neuron "
-                         "(grating_preferences)")
+        raise ValueError(f"preferences: expected an xarray.Dataset with {need} (and optionally "
+                         "rf_x_deg, rf_y_deg) over neuron (grating_preferences)")
     if preferences.sizes.get("neuron") != k:
         raise ValueError(f"preferences: expected {k} neurons, got "
                          f"{preferences.sizes.get('neuron')}")
+    if "rf_x_deg" not in preferences or "rf_y_deg" not in preferences:
+        from ..population import rf_summary
+
+        rf = rf_summary(population)
+        preferences = preferences.assign(
+            rf_x_deg=("neuron", np.asarray(rf["x_deg"].values, dtype=float)),
+            rf_y_deg=("neuron", np.asarray(rf["y_deg"].values, dtype=float)))
     return preferences
 
 
@@ -310,8 +320,10 @@ def measure_size_tuning(population: Any, *,
     neurons : sequence of int, optional
         Units to measure (default all).
     preferences : xarray.Dataset, optional
-        Preferred orientation/SF and RF centres (:func:`grating_preferences`); measured
-        when not given.
+        ``preferred_orientation`` and ``preferred_sf`` over ``neuron`` and, optionally, RF
+        centres ``rf_x_deg``, ``rf_y_deg`` (:func:`grating_preferences`; the result of
+        :func:`neurofond.insilico.tuning.grating_tuning` works too, with the dictionary RF
+        centres); measured with :func:`grating_preferences` when not given.
     center_step_deg : float or None
         RF centres are snapped to this grid (deg) so that neurons can share stimuli; None
         keeps them exact.
@@ -344,7 +356,7 @@ def measure_size_tuning(population: Any, *,
                                  stimulus_ms=stimulus_ms, window_ms=window_ms,
                                  n_trials=n_trials, measure=measure, seed=seed,
                                  progress=progress)
-             if preferences is None else _check_preferences(preferences, population.n_units))
+             if preferences is None else _check_preferences(preferences, population))
     keys = ("preferred_orientation", "preferred_sf", "rf_x_deg", "rf_y_deg")
     groups, member = _groups(prefs, idx, keys, center_step_deg)
     parts = []
@@ -420,7 +432,7 @@ def measure_cross_orientation(population: Any, *, test_contrasts: Sequence[float
                                  stimulus_ms=stimulus_ms, window_ms=window_ms,
                                  n_trials=n_trials, measure=measure, seed=seed,
                                  progress=progress)
-             if preferences is None else _check_preferences(preferences, population.n_units))
+             if preferences is None else _check_preferences(preferences, population))
     groups, member = _groups(prefs, idx, ("preferred_orientation", "preferred_sf"), None)
     parts = []
     for g, (ori, sf) in enumerate(groups):
