@@ -233,3 +233,17 @@ def test_training_sweep_on_workers_equals_single_process(client, tmp_path):
         for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items(),
                                      strict=True):
             assert torch.equal(x, y), (run.id, name)
+
+
+@pytest.mark.slow
+def test_own_local_cluster_of_two_processes(reference, tmp_path):
+    """run_sweep(workers=2) starts (and closes) its own LocalCluster of 2 processes."""
+    import dask
+
+    before = dask.config.get("distributed.nanny.pre-spawn-environ")
+    result = run_sweep(parse_spec(SPEC), tmp_path / "own", workers=2, progress=False)
+    assert (result.n_run, result.workers) == (16, 2)
+    _same(tmp_path / "own", reference)
+    assert dask.config.get("distributed.nanny.pre-spawn-environ") == before  # restored
+    done = read_manifest(tmp_path / "own")["done"].values()
+    assert all(rec["worker"].startswith("tcp://") and rec["pid"] != os.getpid() for rec in done)
