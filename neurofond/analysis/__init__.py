@@ -25,10 +25,20 @@ from neurofond.analysis.correlations import (
     noise_correlations_over_time,
     signal_correlations,
 )
+from neurofond.analysis.cross_orientation import (
+    cross_orientation_curve,
+    cross_orientation_suppression,
+)
 from neurofond.analysis.direction import direction_selectivity
 from neurofond.analysis.estimators import PLSPredictor, PoissonGLMPredictor, RidgePredictor
 from neurofond.analysis.latency import psth, response_latency
 from neurofond.analysis.predictivity import cross_validated_predictivity
+from neurofond.analysis.receptive_field_maps import (
+    bar_responses,
+    rf_centre_size,
+    sparse_noise_rf,
+)
+from neurofond.analysis.reliability import trial_reliability
 from neurofond.analysis.scores import pearson_r
 from neurofond.analysis.similarity import ks_similarity, ks_similarity_bootstrap
 from neurofond.analysis.sparseness import (
@@ -37,11 +47,14 @@ from neurofond.analysis.sparseness import (
     proportion_zeros,
     treves_rolls_sparseness,
 )
+from neurofond.analysis.spatial_integration import doe_size_curve, size_tuning
 from neurofond.analysis.splits import ConditionSplitter, condition_splits
 from neurofond.analysis.tuning import (
+    conditional_tuning_curve,
     modulation_ratio,
     orientation_selectivity,
     sf_selectivity,
+    stimulus_window,
     tuning_curve,
 )
 from neurofond.analysis.variability import (
@@ -87,4 +100,14 @@ __all__ = [
     "noise_correlation_by_distance",
     "noise_correlations_over_time",
     "direction_selectivity",
+    "conditional_tuning_curve",
+    "stimulus_window",
+    "trial_reliability",
+    "size_tuning",
+    "doe_size_curve",
+    "cross_orientation_suppression",
+    "cross_orientation_curve",
+    "sparse_noise_rf",
+    "rf_centre_size",
+    "bar_responses",
 ]

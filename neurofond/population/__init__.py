@@ -17,7 +17,14 @@ conventions) and :mod:`.population` (the population and its loop);
 from .. import _torch_env  # noqa: F401  (process settings before torch loads)
 
 # isort: split
-from .population import DEFAULT_STATIC_STEPS, InSilicoPopulation, ParameterError, TileLayout
+from .population import (
+    DEFAULT_STATIC_STEPS,
+    SETTLING_RTOL,
+    InSilicoPopulation,
+    ParameterError,
+    SpontaneousStateWarning,
+    TileLayout,
+)
 from .receptive_fields import (
     GABOR_PARAMS,
     GaborFit,
@@ -52,4 +59,6 @@ __all__ = [
     "random_gabor_dictionary",
     "rf_summary",
     "spike_triggered_average",
+    "SETTLING_RTOL",
+    "SpontaneousStateWarning",
 ]

@@ -9,6 +9,10 @@
 - :mod:`~neurofond.stimuli.marques2020`: Brain-Score Marques2020 V1-property grids.
 - :mod:`~neurofond.stimuli.movies`: natural movies from an image along a simulated
   eye-movement path; movies from arrays and video files.
+- :mod:`~neurofond.stimuli.spatial_sweeps`: size (aperture) sweeps and cross-orientation
+  plaids for spatial integration.
+- :mod:`~neurofond.stimuli.rf_mapping`: sparse noise and Hubel & Wiesel bars (swept and
+  flashed) for receptive-field mapping.
 - :mod:`~neurofond.stimuli.protocols`: TOML protocol files -> stimuli + presentation; the
   shipped protocols are package data (``neurofond/data/protocols/*.toml``).
 
@@ -54,6 +58,8 @@ from .protocols import (
     list_protocols,
     load_protocol,
 )
+from .rf_mapping import POLARITIES, bar_positions_deg, bar_sweep, flashed_bars, sparse_noise
+from .spatial_sweeps import cross_orientation_sweep, size_sweep
 
 __all__ = [
     "ScreenGeometry",
@@ -87,4 +93,11 @@ __all__ = [
     "expand_values",
     "list_protocols",
     "load_protocol",
+    "POLARITIES",
+    "bar_positions_deg",
+    "bar_sweep",
+    "flashed_bars",
+    "sparse_noise",
+    "cross_orientation_sweep",
+    "size_sweep",
 ]
