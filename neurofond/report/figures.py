@@ -18,7 +18,7 @@ from .._scripts import pyplot as _pyplot
 
 __all__ = ["bar_figure", "contrast_figure", "convergence_figure", "correlation_figure",
            "dictionary_figure", "direction_figure", "fano_figure",
-           "gabor_figure", "model_colours", "size_figure", "sparsification_figure",
+           "gabor_figure", "model_colours", "rf_figure", "size_figure", "sparsification_figure",
            "tuning_figure"]
 
 #: Fixed colours: the shipped families (as in analyses/, neurofond._scripts.COLORS) and the
@@ -327,6 +327,40 @@ def size_figure(data: Mapping[str, Mapping[str, np.ndarray]], path: Path, *,
     axes[0].set_xlabel("aperture diameter (deg)")
     axes[0].set_ylabel("response / neuron's peak")
     axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    return save_figure(fig, path, dpi=DPI)
+
+
+def rf_figure(data: Mapping[str, Mapping[str, np.ndarray]], examples: Mapping[str, Any] | None,
+              path: Path, *, colours: Mapping[str, str]) -> Path:
+    """Histograms of the map-element and map-STA correlations; example maps and elements."""
+    plt = _pyplot()
+    n_ex = 0 if examples is None else len(examples["units"])
+    fig = plt.figure(figsize=(14, 4.2 if n_ex == 0 else 7.5))
+    cols = 2 * max(n_ex, 1)
+    gs = fig.add_gridspec(2 if n_ex == 0 else 4, cols)
+    bins = np.linspace(-1, 1, 41)
+    for j, (key, label) in enumerate((("corr_element", "r(ON - OFF map, decoder element)"),
+                                      ("corr_sta", "r(ON - OFF map, STA)"))):
+        ax = fig.add_subplot(gs[0:2, j * cols // 2:(j + 1) * cols // 2])
+        _hist(ax, {m: d[key] for m, d in data.items() if key in d}, colours, bins,
+              label + " (Pearson r)")
+    for i in range(n_ex):
+        for r, (key, title) in enumerate((("maps", "ON - OFF map"), ("elements", "element"))):
+            ax = fig.add_subplot(gs[2 + r, 2 * i:2 * i + 2])
+            img = np.asarray(examples[key][i], dtype=float)
+            lim = float(np.nanmax(np.abs(img))) or 1.0
+            ext = examples["extent_deg"] if key == "maps" else None
+            ax.imshow(img, cmap="RdBu_r", vmin=-lim, vmax=lim, extent=ext)
+            ax.set_title(f"{examples['model']} unit {int(examples['units'][i])}: {title}",
+                         fontsize=7)
+            ax.tick_params(labelsize=6)
+            if key == "maps":
+                ax.set_xlabel("x (deg)", fontsize=7)
+                ax.set_ylabel("y (deg)", fontsize=7)
+            else:
+                ax.set_xticks([])
+                ax.set_yticks([])
     fig.tight_layout()
     return save_figure(fig, path, dpi=DPI)
 

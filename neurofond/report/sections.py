@@ -393,6 +393,52 @@ def size_tuning(ctx: Context) -> SectionOutput:
     return out
 
 
+def rf_maps(ctx: Context) -> SectionOutput:
+    from ..insilico.rf_mapping import map_receptive_fields, summarize_rf_agreement
+
+    s = dict(ctx.settings["rf_maps"])
+    step = s.pop("unit_step")
+    out = SectionOutput()
+    data, rows, examples = {}, [], None
+    for ck in ctx.models:
+        pop = ctx.population(ck)
+        ds = map_receptive_fields(pop, units=range(0, pop.n_units, step), **s, seed=ctx.seed)
+        summ = summarize_rf_agreement(ds)
+        sig = np.asarray(ds["significant"].values, dtype=bool)
+        data[ck.name] = {k: np.asarray(ds[k].values, dtype=float)[sig]
+                         for k in ("corr_element", "corr_sta") if k in ds}
+        rows.append({"model": ck.name, "n_neurons": summ["n_neurons"],
+                     "fraction_significant": summ["fraction_significant"],
+                     **{f"median_{k}": summ[k]["median"] for k in
+                        ("corr_element", "corr_sta", "centre_offset_deg",
+                         "flashed_orientation_difference_deg") if k in summ}})
+        out.results[ck.name] = summ
+        if examples is None:
+            phi = pop.model.phi.detach().cpu().numpy()
+            units = np.asarray(ds["unit"].values)[sig][:6]
+            pick = np.flatnonzero(sig)[:6]
+            side = int(round(np.sqrt(phi.shape[0])))
+            examples = {"model": ck.name, "units": units,
+                        "maps": (np.nan_to_num(ds["on"].values[pick])
+                                 - np.nan_to_num(ds["off"].values[pick])),
+                        "elements": phi[:, units].T.reshape(-1, side, side),
+                        "extent_deg": [float(ds["x_deg"].values.min()),
+                                       float(ds["x_deg"].values.max()),
+                                       float(ds["y_deg"].values.max()),
+                                       float(ds["y_deg"].values.min())]}
+    out.results["settings"] = _settings(ctx, "rf_maps")
+    out.tables.append(Table("Sparse-noise RFs (neurons with a significant map): correlation of "
+                            "the ON - OFF map with the decoder element and with the STA, centre "
+                            "offset (deg), flashed-bar orientation vs the element (deg)",
+                            list(rows[0]), rows))
+    out.figures.append(("Agreement of the mapped RFs with the dictionary (histograms over "
+                        "neurons with a significant map) and examples: ON - OFF sparse-noise "
+                        "map next to the neuron's decoder element",
+                        F.rf_figure(data, examples, ctx.figure("rf_maps", "agreement"),
+                                    colours=ctx.colours)))
+    return out
+
+
 def comparison(ctx: Context) -> SectionOutput:
     from ..compare import compare, scorecard
 
@@ -490,8 +536,8 @@ def _settings(ctx: Context, name: str) -> dict[str, Any]:
             for k, v in ctx.settings[name].items()}
 
 
-#: The report's sections in the order they run and appear (RF maps,
-#: ``neurofond.insilico.rf_mapping``, join here when they land: one function, one line).
+#: The report's sections in the order they run and appear; a new section is one function
+#: above and one line here (plus its sizes in :data:`neurofond.report.PRESETS`).
 SECTIONS: dict[str, Section] = {
     "convergence": Section(
         "Inference convergence", "Held-out photo patches inferred for T steps from the "
@@ -524,6 +570,10 @@ SECTIONS: dict[str, Section] = {
         "Size tuning (surround suppression)", "Circular apertures of growing diameter, "
         "centred on each neuron's RF, at its preferred orientation and SF "
         "(neurofond.insilico.spatial).", size_tuning),
+    "rf_maps": Section(
+        "Receptive-field maps", "Sparse noise and flashed bars over the patch; maps compared "
+        "with the decoder elements and the spike-triggered average "
+        "(neurofond.insilico.rf_mapping).", rf_maps),
     "comparison": Section(
         "Model vs recordings", "neurofond.compare on the recorded V1 gratings: ceiled "
         "predictivity of the PSTHs per candidate with bootstrap CIs.", comparison,
