@@ -67,6 +67,15 @@ def test_results_record_provenance_settings_and_timings(tiny_run):
     c = res["sections"]["contrast"]["results"][DEFAULT_MODEL]
     assert len(c["evoked_rate_hz"]) == len(c["evoked_rate_sem_hz"]) == len(c["contrasts"])
     assert c["naka_rushton"]["r2"] > 0.8
+    fd = res["sections"]["contrast"]["results"]["figure_data"][DEFAULT_MODEL]
+    assert len(fd["population_psth"]) == len(c["contrasts"])
+    assert len(fd["population_psth"][0]) == len(fd["time_ms"])
+    for name in CORE:
+        assert res["sections"][name]["results"]["figure_data"], name
+    tr = res["sections"]["convergence"]["results"]["figure_data"]["traces"][DEFAULT_MODEL]
+    assert len(tr["r2"]) == PRESETS["tiny"]["convergence"]["steps"]
+    assert tr["r2"][-1] == pytest.approx(m_r2 := res["models"][DEFAULT_MODEL]["r2"], rel=1e-5)
+    assert 0 < m_r2 <= 1
     html = (out / "index.html").read_text()
     assert res["command"].replace("--", "") in html.replace("--", "")
 

@@ -143,7 +143,10 @@ def convergence(ctx: Context) -> SectionOutput:
         rows.append(row)
         out.headline.setdefault("models", {})[ck.name] = {
             k: row[k] for k in ("family", "r2", "zeros", "convergence_step", "distance")}
-    out.results = {"n_patches": s["n_patches"], "steps": s["steps"], "models": rows}
+    out.results = {"n_patches": s["n_patches"], "steps": s["steps"], "models": rows,
+                   "figure_data": {"traces": _figure_data(
+                       {m: {k: t[k] for k in ("r2", "r2_median", "zeros", "du_norm")}
+                        for m, t in traces.items()}), "convergence_step": conv}}
     out.tables.append(Table("Per model, final step (R^2: per-patch R^2 averaged, the paper's "
                             "definition; zeros: proportion of zero responses)",
                             list(rows[0]), rows))
@@ -181,7 +184,9 @@ def dictionaries(ctx: Context) -> SectionOutput:
                            F.gabor_figure(r2, s["r2_threshold"],
                                           ctx.figure("dictionaries", "gabor_r2"),
                                           colours=ctx.colours)))
-    out.results = {"r2_threshold": s["r2_threshold"], "models": rows}
+    out.results = {"r2_threshold": s["r2_threshold"], "models": rows,
+                   "figure_data": {"gabor_r2_live_elements": _figure_data(r2),
+                                   "dictionaries": "the checkpoints' decoder columns (phi)"}}
     subset = ("" if s.get("max_elements") is None else
               f"; only the first {s['max_elements']} elements fitted (this mode's size)")
     out.tables.append(Table(f"Gabor-like elements (R^2 >= {s['r2_threshold']}; live: norm >= "
@@ -210,6 +215,7 @@ def tuning(ctx: Context) -> SectionOutput:
         out.headline.setdefault("fraction_orientation_selective", {})[ck.name] = \
             row["fraction_orientation_selective"]
     out.results = {"models": rows, "settings": _settings(ctx, "tuning"),
+                   "figure_data": {"responsive_neurons": _figure_data(data)},
                    "criteria": {"responsive": ds.attrs["responsive_criterion"],
                                 "orientation_selective": ds.attrs["selective_criterion"]}}
     out.tables.append(Table("Orientation and SF tuning (medians over responsive neurons)",
@@ -251,12 +257,16 @@ def contrast(ctx: Context) -> SectionOutput:
             "naka_rushton": ds.attrs["naka_rushton_params"], "shift_ms": ds.attrs["shift_ms"],
             "n_neurons": ds.attrs["n_neurons"], "selection": ds.attrs["selection"]}
     out.results["settings"] = _settings(ctx, "contrast")
+    figure_data = {m: {"time_ms": ds["time"], "population_psth": ds["population_psth"],
+                       "onset_ms_neuron": ds["onset_ms_neuron"],
+                       "naka_rushton_curve": ds["naka_rushton"]} for m, ds in data.items()}
     table = [{"model": m, "contrast": c, "onset_ms": o, "n_responding": n, "evoked_rate_hz": e}
              for m, r in out.results.items() if m != "settings"
              for c, o, n, e in zip(r["contrasts"], r["onset_latency_ms"], r["n_responding"],
                                    r["evoked_rate_hz"])]
     out.tables.append(Table("Onset latency (median over responding neurons) and evoked rate "
                             "per contrast", list(table[0]), table))
+    out.results["figure_data"] = _figure_data(figure_data)
     out.tables.append(Table("Naka-Rushton fit to the mean evoked rate; onset shift (lowest "
                             "responding minus highest contrast)", list(rows[0]), rows))
     out.figures.append(("Contrast response (mean +/- SEM over neurons, Naka-Rushton fit), onset "
@@ -282,6 +292,11 @@ def variability(ctx: Context) -> SectionOutput:
         out.headline.setdefault("median_fano_factor", {})[ck.name] = rows[-1][
             "median_fano_factor"]
     out.results = {"models": rows, "settings": _settings(ctx, "variability"),
+                   "figure_data": _figure_data({m: {
+                       "fano_factor_included": ds["fano_factor"].values[ds["included"].values],
+                       "time_ms": ds["time"], "fano_median": ds["fano_median"],
+                       "fano_q25": ds["fano_q25"], "fano_q75": ds["fano_q75"]}
+                       for m, ds in data.items()}),
                    "inclusion": ds.attrs["inclusion"]}
     out.tables.append(Table("Fano factor of spike counts in the counting window (median, "
                             "quartiles over included (stimulus, neuron) pairs)",
@@ -304,7 +319,11 @@ def sparsification(ctx: Context) -> SectionOutput:
         data[ck.name] = ds
         rows.append({"model": ck.name, **_attrs(ds, "zeros_early", "zeros_late",
                                                 "sparsification", "n_stimuli")})
-    out.results = {"models": rows, "settings": _settings(ctx, "sparsification")}
+    out.results = {"models": rows, "settings": _settings(ctx, "sparsification"),
+                   "figure_data": _figure_data({m: {k: ds[k] for k in (
+                       "time", "proportion_zeros", "proportion_zeros_sem",
+                       "population_sparseness", "population_sparseness_sem", "mean_rate")}
+                       for m, ds in data.items()})}
     out.tables.append(Table("Proportion of zero counts 0-100 ms after onset (early) and in the "
                             "last 100 ms of the grating (late)", list(rows[0]), rows))
     out.figures.append(("Sparsification over time (mean +/- SEM over gratings)",
@@ -325,7 +344,10 @@ def correlations(ctx: Context) -> SectionOutput:
         rows.append({"model": ck.name, **_attrs(ds, "mean_r_sc", "sem_r_sc", "median_r_sc",
                                                 "n_pairs", "n_neurons_included",
                                                 "n_conditions")})
-    out.results = {"models": rows, "settings": _settings(ctx, "correlations")}
+    out.results = {"models": rows, "settings": _settings(ctx, "correlations"),
+                   "figure_data": _figure_data({m: {k: ds[k] for k in (
+                       "r_sc_center", "r_sc_histogram", "bin_center", "mean_r_sc", "sem_r_sc",
+                       "n_pairs")} for m, ds in data.items()})}
     out.tables.append(Table("Spike-count noise correlations (all included pairs)",
                             list(rows[0]), rows))
     out.figures.append(("Noise correlations: distribution and dependence on signal "
@@ -347,7 +369,8 @@ def direction(ctx: Context) -> SectionOutput:
                          for k in ("dsi", "global_dsi")}
         rows.append({"model": ck.name, **_attrs(ds, "n_neurons", "n_responsive",
                                                 "fraction_direction_selective", "median_dsi")})
-    out.results = {"models": rows, "settings": _settings(ctx, "direction")}
+    out.results = {"models": rows, "settings": _settings(ctx, "direction"),
+                   "figure_data": {"responsive_neurons": _figure_data(data)}}
     out.tables.append(Table("Direction selectivity on a drifting sweep (responsive neurons)",
                             list(rows[0]), rows))
     out.figures.append(("DSI and global DSI of the responsive neurons (n per model in the "
@@ -383,6 +406,7 @@ def size_tuning(ctx: Context) -> SectionOutput:
                      "median_preferred_size_deg": summ["preferred_size_deg"]["median"]})
         out.results[ck.name] = summ
     out.results["settings"] = _settings(ctx, "size_tuning")
+    out.results["figure_data"] = _figure_data(data)
     out.tables.append(Table("Size tuning: surround suppression index (SI) and preferred "
                             "aperture diameter over responsive neurons", list(rows[0]), rows))
     out.figures.append(("Size tuning at each neuron's preferred orientation and SF, apertures "
@@ -427,6 +451,8 @@ def rf_maps(ctx: Context) -> SectionOutput:
                                        float(ds["y_deg"].values.max()),
                                        float(ds["y_deg"].values.min())]}
     out.results["settings"] = _settings(ctx, "rf_maps")
+    out.results["figure_data"] = _figure_data({"significant_neurons": data,
+                                               "examples": examples or {}})
     out.tables.append(Table("Sparse-noise RFs (neurons with a significant map): correlation of "
                             "the ON - OFF map with the decoder element and with the STA, centre "
                             "offset (deg), flashed-bar orientation vs the element (deg)",
@@ -523,6 +549,22 @@ def brainscore(ctx: Context) -> SectionOutput:
                                      title="local Brain-Score benchmarks (offline)",
                                      colours=ctx.colours)))
     return out
+
+
+def _figure_data(obj: Any) -> Any:
+    """The numbers a figure was drawn from, JSON-ready (arrays as lists, 6 significant
+    digits; NaN written as null by the JSON writer)."""
+    if isinstance(obj, dict):
+        return {str(k): _figure_data(v) for k, v in obj.items()}
+    if hasattr(obj, "values") and hasattr(obj, "dims"):  # xarray
+        obj = obj.values
+    if isinstance(obj, (np.ndarray, list, tuple)):
+        a = np.asarray(obj)
+        if a.dtype.kind == "f":
+            return [float(f"{v:.6g}") for v in a.ravel()] if a.ndim <= 1 else \
+                [_figure_data(row) for row in a]
+        return a.tolist()
+    return _num(obj)
 
 
 def _median(v: np.ndarray) -> float | None:
