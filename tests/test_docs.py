@@ -40,7 +40,8 @@ RTOL, ATOL = 0.05, 0.02  # printed numbers may move this much across machines an
 SENTINEL = "<<<neurofond-docs-block {}>>>"
 
 _FENCE = re.compile(r"^(?P<indent>[ \t]*)(?P<fence>`{3,})(?P<info>[^`]*)$")
-_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|nan|inf", re.IGNORECASE)
+_NUMBER = re.compile(r"[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?|\bnan\b|\binf\b",
+                     re.IGNORECASE)
 _FIGURE = re.compile(r"!\[[^\]]*\]\((figures/[^)\s]+)\)")
 _NEEDS = re.compile(r"<!--\s*needs-data:\s*([\w-]+)\s*-->")
 
@@ -219,6 +220,7 @@ def test_output_comparison_catches_changes():
     assert same_output("r2 0.412", "R2 0.412") is not None  # a word changed
     assert same_output("a 1 2", "a 1") is not None  # a value disappeared
     assert same_output("r2 0.412", "r2 0.30", numbers=False) is None
+    assert same_output("information nan", "information nan") is None
     page = "x\n```python\nprint(1)\n```\n\n```text\n1\n```\n  ```bash\n  a\n  ```\n"
     blocks = fenced_blocks(page)
     assert [(b.lang, b.code) for b in blocks] == [("python", "print(1)\n"), ("text", "1\n"),
