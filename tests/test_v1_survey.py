@@ -191,7 +191,7 @@ def test_script_is_thin_and_refuses_nonempty_out(tmp_path, checkpoints):
     spec.loader.exec_module(mod)
     out = tmp_path / "out"
     args = ["--out", str(out), "--tiny", "--models", str(checkpoints["gaussian"]),
-            "--baselines", "pixel-pca", "--no-recordings", "--no-progress"]
+            "--baselines", "pixel-pca", "lca", "--no-recordings", "--no-progress"]
     assert mod.main(args) == 0
     first = json.loads((out / "survey.json").read_text())
     entry = first["sources"]["gaussian-k32"]
@@ -200,6 +200,8 @@ def test_script_is_thin_and_refuses_nonempty_out(tmp_path, checkpoints):
     assert not entry["spiking"] and "reason" in entry["measures"]["fano_factor"]
     assert "rectified" in entry["measures"]["orientation_selectivity"]["note"]
     _check_source(first["sources"]["pixel-pca"])
+    _check_source(first["sources"]["lca"])  # the shipped LCA dictionary (ON/OFF channels)
+    assert first["order"] == ["gaussian-k32", "pixel-pca", "lca"]
     assert mod.main(args) == 2  # not empty
     assert mod.main([*args, "--overwrite"]) == 0
     again = json.loads((out / "survey.json").read_text())

@@ -71,7 +71,7 @@ MEASURES = ("orientation_selectivity", "fano_factor", "noise_correlation",
             "latency", "size_tuning", "cross_orientation", "direction", "receptive_field")
 
 #: Baselines of :mod:`neurofond.models` the survey knows (constructor names).
-BASELINE_NAMES = ("gabor-energy", "pixel-pca", "stimulus-floor")
+BASELINE_NAMES = ("gabor-energy", "pixel-pca", "stimulus-floor", "lca")
 
 #: OSI above which a responsive neuron counts as orientation-selective (R_orth < R_pref / 2).
 OSI_SELECTIVE = 1.0 / 3.0
@@ -96,7 +96,7 @@ PRESETS: dict[str, dict[str, Any]] = {
              "ecker_sessions": (0, 1)},
     "quick": {**_GRID, "orientations": tuple(np.arange(0.0, 180.0, 22.5)), "sfs": (1.5, 3.0),
               "contrasts": (0.1, 0.2, 0.4, 1.0), "n_trials": 20, "n_neurons": None,
-              "latency_blank_ms": 5000.0, "latency_trials": 10, "contrast_neurons": 48,
+              "latency_blank_ms": 5000.0, "latency_trials": 10, "contrast_neurons": 24,
               "rf_trials": 10,
               "diameters_deg": (0.125, 0.25, 0.5, 0.75, 1.0, 1.5, 3.0), "spatial_neurons": 32,
               "spatial_phases": (0.0, 90.0, 180.0, 270.0),
@@ -321,7 +321,7 @@ def grating_measures(resp: Any, *, spontaneous_hz: Any, latency_responses: Any =
         for n in range(k):
             key = tuple(resp[name].values[pref[n]] for name in keys)
             rows[:, n] = np.asarray(grid.sel(cond=key).isel(neuron=n).values, dtype=float)
-        # the fits take ~0.1-2 s each: the strongest responsive neurons, at most fit_neurons
+        # fits take 0.1-3 s each (loaded machine): the strongest responsive neurons first
         fit = np.flatnonzero(responsive)
         fit = fit[np.argsort(-peak[fit], kind="stable")][:fit_neurons]
         if fit.size:
@@ -514,19 +514,15 @@ def model_source(name: str, cfg: Mapping[str, Any], *, seed: int = 0, device: st
 
 def _baseline(name: str, ms_per_step: float) -> Any:
     from ..models import BASELINES, StimulusFloorBaseline
+    from ..models.lca import LCABaseline
 
-    known = {**BASELINES, "stimulus-floor": StimulusFloorBaseline}
-    try:
-        from ..models.lca import LCABaseline, load_lca
-
-        load_lca()
-        known["lca"] = LCABaseline
-    except Exception:  # noqa: BLE001 - the LCA dictionary is optional
-        pass
+    known = {**BASELINES, "stimulus-floor": StimulusFloorBaseline, "lca": LCABaseline}
     if name not in known:
-        raise ValueError(f"baselines: unknown or unavailable baseline {name!r} "
-                         f"(available: {sorted(known)})")
-    return known[name](ms_per_step=ms_per_step)
+        raise ValueError(f"baselines: unknown baseline {name!r} (known: {sorted(known)})")
+    try:
+        return known[name](ms_per_step=ms_per_step)
+    except (OSError, ValueError, KeyError) as exc:  # e.g. the LCA dictionary not found
+        raise ValueError(f"baselines: {name!r} cannot be loaded ({exc})") from None
 
 
 def baseline_source(name: str, cfg: Mapping[str, Any], *, seed: int = 0,
