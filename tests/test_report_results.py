@@ -161,3 +161,17 @@ def test_a_terminated_run_leaves_no_temporary_folder(tmp_path):
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 128 + signal.SIGTERM
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_same_seed_same_numbers_other_seed_other_spikes(tmp_path):
+    def numbers(seed: int, name: str) -> dict:
+        run_main_job(tmp_path / name, mode="tiny", recordings=None, seed=seed,
+                     sections=["variability", "direction"], progress=False)
+        res = json.loads((tmp_path / name / "results.json").read_text())
+        return {k: res["sections"][k]["results"] for k in ("variability", "direction")}
+
+    a, b, c = numbers(5, "a"), numbers(5, "b"), numbers(6, "c")
+    assert a == b
+    fa = a["variability"]["figure_data"][DEFAULT_MODEL]["fano_factor_included"]
+    fc = c["variability"]["figure_data"][DEFAULT_MODEL]["fano_factor_included"]
+    assert fa != fc  # the spike sampler follows the seed
