@@ -285,7 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "a non-empty folder needs --overwrite")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true",
-                      help="default sizes (about 10 minutes on 2 cores)")
+                      help="default sizes (6 min measured on a loaded 2-core machine)")
     size.add_argument("--full", action="store_true", help="the analyses/ scripts' sizes (slow)")
     size.add_argument("--mode", choices=["quick", "full", "tiny"], default=None,
                       help=argparse.SUPPRESS)  # tiny: for tests
@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replace an earlier run's report in --out (the new one is built in a "
                    "temporary folder and swapped in; other files are never removed)")
     p.add_argument("--sections", nargs="+", default=None, metavar="NAME",
-                   help="run only these sections (default: all)")
+                   help="run only these sections (default: all; an unknown name lists them)")
     p.add_argument("--steps", type=int, default=None,
                    help="inference steps of the convergence section (default: by mode)")
     p.add_argument("--n-patches", dest="n_patches", type=int, default=None,
