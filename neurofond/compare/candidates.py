@@ -111,14 +111,9 @@ class VAECandidate(Candidate):
         return torch.full((rows, self.pop.patch_size ** 2), self.pop.transform.blank_value(),
                           dtype=torch.float32, device=self.pop.device)
 
-    def simulate(self, stim, steps, n_trials, seed, spikes):
-        """Trial-mean rates ``(cond, K, step)`` or spikes ``(trial, cond, K, step)``.
-
-        Every trial continues one of ``n_trials`` warmed-up blank chains
-        (:meth:`warm_state`; the same chains for every condition, which then diverge by
-        sampling over the ``-steps[0]`` blank steps before onset); the centre patch of each
-        static stimulus through the population's presentation transform.
-        """
+    def _run_chains(self, stim, steps, n_trials, seed, spikes, record) -> None:
+        """Advance warmed-up chains through ``steps`` (blank before 0, then the stimulus);
+        ``record(c0, c, i, values)`` gets every step's responses ``(c, trial, K)``."""
         import dataclasses
 
         import torch
@@ -131,8 +126,7 @@ class VAECandidate(Candidate):
         n = len(stim)
         x_all = self.pop.patches(stim.frames, self.pop.layout(stim))[:, 0, 0]  # (n, D)
         warm = self.warm_state(n_trials, seed)
-        chunk = max(1, ROWS_PER_BATCH // int(n_trials))  # the output is allocated whole
-        out = np.zeros(((n_trials,) if spikes else ()) + (n, k, steps.size), dtype=np.float32)
+        chunk = max(1, ROWS_PER_BATCH // int(n_trials))
         for c0 in range(0, n, chunk):
             c = min(n, c0 + chunk) - c0
             rows = c * n_trials
@@ -155,11 +149,48 @@ class VAECandidate(Candidate):
                                                  residual=residual)
                     val = (state.response if spikes else model.mean_response(state))
                     val = val.cpu().numpy().reshape(c, n_trials, k)
-                    if spikes:
-                        out[:, c0:c0 + c, :, i] = nonnegative(val, self.family).transpose(1, 0, 2)
-                    else:
-                        out[c0:c0 + c, :, i] = val.mean(axis=1)
+                    record(c0, c, i, nonnegative(val, self.family) if spikes else val)
+
+    def simulate(self, stim, steps, n_trials, seed, spikes):
+        """Trial-mean rates ``(cond, K, step)`` or spikes ``(trial, cond, K, step)``.
+
+        Every trial continues one of ``n_trials`` warmed-up blank chains
+        (:meth:`warm_state`; the same chains for every condition, which then diverge by
+        sampling over the ``-steps[0]`` blank steps before onset); the centre patch of each
+        static stimulus through the population's presentation transform.
+        """
+        k = self.pop.n_units
+        out = np.zeros(((n_trials,) if spikes else ()) + (len(stim), k, steps.size),
+                       dtype=np.float32)
+
+        def record(c0, c, i, val):
+            if spikes:
+                out[:, c0:c0 + c, :, i] = val.transpose(1, 0, 2)
+            else:
+                out[c0:c0 + c, :, i] = val.mean(axis=1)
+
+        self._run_chains(stim, steps, n_trials, seed, spikes, record)
         return out
+
+    def spike_counts(self, stim, steps, n_trials, seed, w, fmask):
+        """Spikes accumulated while simulating (no step array): Fano-window counts
+        ``(trial, cond, K)`` over the steps in ``fmask`` and counts in data bins ``(trial,
+        cond, K, bin)`` with the resampling weights ``w`` (bin, step); the same numbers as
+        :func:`model_spikes` on :meth:`simulate`'s spikes."""
+        k, n = self.pop.n_units, len(stim)
+        fano = np.zeros((n_trials, n, k))
+        binned = np.zeros((n_trials, n, k, w.shape[0]), dtype=np.float32)
+        nz = [np.flatnonzero(w[:, i]) for i in range(w.shape[1])]
+
+        def record(c0, c, i, val):
+            v = val.transpose(1, 0, 2)
+            if fmask[i]:
+                fano[:, c0:c0 + c] += v
+            for b in nz[i]:
+                binned[:, c0:c0 + c, :, b] += np.float32(w[b, i]) * v
+
+        self._run_chains(stim, steps, n_trials, seed, True, record)
+        return fano, np.clip(binned, 0.0, None)
 
 
 class BaselineCandidate(Candidate):
@@ -271,6 +302,8 @@ def model_spikes(cand: Candidate, stim, steps: np.ndarray, w: np.ndarray, fmask:
     counts over the steps in ``fmask`` and ``(trial, cond, neuron, bin)`` counts resampled
     with ``w``.
     """
+    if hasattr(cand, "spike_counts"):  # VAEs: accumulated while simulating, one batch
+        return cand.spike_counts(stim, steps, n_trials, seed, w, fmask)
     fano, binned = [], []
     w32 = np.ascontiguousarray(w.T, dtype=np.float32)  # (step, bin)
     if chunk is None:

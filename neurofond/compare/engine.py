@@ -220,17 +220,6 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
         x = s.binned(b)
         return np.nanmean(condition_centered(x, axis=1) if centered else x, axis=0)
 
-    def feats(x: np.ndarray) -> np.ndarray:
-        return x - x.mean(axis=0, keepdims=True) if centered else x
-
-    stim_cache: dict[tuple, Any] = {}
-
-    def stimuli(sess: Session, gain: float):
-        key = (sess.index, gain)
-        if key not in stim_cache:
-            stim_cache[key] = render_conditions(sess.orientation, sess.contrast * gain,
-                                                stim_params, sf=sess.sf, phase=sess.phase)
-        return stim_cache[key]
 
     def edges(b):
         return np.arange(PREDICTIVITY_WINDOW_MS[0], PREDICTIVITY_WINDOW_MS[1] + 1e-9, b)
@@ -359,13 +348,18 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
         wp = resample_matrix(steps_p, m_best, d_best, prop_edges)
         fmask = fano_step_mask(steps_p, m_best, d_best)
         model_props[cand.key] = {}
-        spikes_of: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}  # per condition set
+        # every distinct grating at the fitted gain once, in one batch, for all sessions
+        shown = {s.index: _shown_keys(s, g_best, stim_params) for s in data}
+        unique = sorted({k for ks in shown.values() for k in ks})
+        cols = np.array(unique, dtype=float)
+        fano_all, binned_all = model_spikes(
+            cand, render_conditions(cols[:, 0], cols[:, 1], stim_params, sf=cols[:, 2],
+                                    phase=cols[:, 3]),
+            steps_p, wp, fmask, n_trials=n_trials, seed=seed + 1)
+        row_of = {k: i for i, k in enumerate(unique)}
         for s in data:
-            if s.condition_key() not in spikes_of:
-                spikes_of[s.condition_key()] = model_spikes(
-                    cand, stimuli(s, g_best), steps_p, wp, fmask, n_trials=n_trials,
-                    seed=seed + 1)
-            fano_counts, binned = spikes_of[s.condition_key()]
+            idx = [row_of[k] for k in shown[s.index]]
+            fano_counts, binned = fano_all[:, idx], binned_all[:, idx]
             resp = make_responses(binned, bin_ms=DATA_BIN_MS,
                                   stimulus_coords={"orientation": s.orientation,
                                                    "contrast": s.contrast},
