@@ -521,11 +521,21 @@ def brainscore(ctx: Context) -> SectionOutput:
     from ..brainscore.model import IterativeVAEBrainModel
 
     s = ctx.settings["brainscore"]
+    data_path = ctx.recordings
+    if data_path.suffix != ".mat":  # the local benchmarks are built on the Ecker 2010 file
+        from ..datasets import dataset_file
+
+        try:
+            data_path = dataset_file("ecker2010_v1_gratings")
+        except (FileNotFoundError, ValueError) as exc:
+            raise Skip("the local Brain-Score benchmarks need the Ecker 2010 static gratings "
+                       f"(.mat); the recordings given are {ctx.recordings.name} and the "
+                       f"dataset registry has none ({exc})") from None
     rows = []
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         benchmarks = load_local_benchmarks(s["benchmark"], quick=s["quick"],
-                                           data_path=ctx.recordings)
+                                           data_path=data_path)
         for ck in ctx.models:
             model = IterativeVAEBrainModel.from_name_or_path(ck.path, seed=ctx.seed,
                                                              trials="average",
@@ -537,7 +547,7 @@ def brainscore(ctx: Context) -> SectionOutput:
     out.headline["brainscore"] = {m: {r["benchmark"]: r["ceiled"] for r in rows
                                       if r["model"] == m} for m in dict.fromkeys(
                                           r["model"] for r in rows)}
-    out.results = {"scores": rows, "settings": dict(s)}
+    out.results = {"scores": rows, "settings": dict(s), "data": str(data_path)}
     out.tables.append(Table("Local Brain-Score benchmarks (raw, ceiling, ceiled; error: the "
                             "benchmark's score error)", list(rows[0]), rows))
     bars = [{**r, "group": r["benchmark"].split(".", 1)[-1]} for r in rows]
