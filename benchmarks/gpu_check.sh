@@ -1,23 +1,25 @@
 #!/usr/bin/env bash
 # GPU check (issue 18.2), prepared for a session that is lent a CUDA device machine.
 #
-#   bash benchmarks/gpu_check.sh            # CUDA tests + bench_fond on CUDA (~5 min)
+#   bash benchmarks/gpu_check.sh            # CUDA tests + bench_fond on CUDA (~2 min)
 #   WITH_CPU=1 bash benchmarks/gpu_check.sh # ... + the CPU inference bench on the same host
 #
-# Needs a Python with a CUDA build of torch and neurofond installed from this checkout
-# (`pip install -e .` builds the C extension); set PYTHON to use another interpreter than
-# .venv/bin/python. Writes, under OUT (default benchmarks/results):
+# Needs a Python with a CUDA build of torch and neurofond importable from this checkout
+# (`pip install -e .`, or PYTHONPATH=$PWD after `python setup.py build_ext --inplace`); set
+# PYTHON to use another interpreter than .venv/bin/python. Writes, under OUT (default
+# benchmarks/results/gpu):
 #   gpu_check_env.txt       torch / CUDA / GPU / driver versions
 #   gpu_check_tests.log     pytest -rs of tests/test_cuda.py (fails the script if a test fails;
 #                           skipped tests are listed with their reason)
 #   bench_fond_cuda.json    inference throughput on the GPU (B=1000, K=512, 200 steps) with
 #                           the same variants and JSON layout as bench_fond_sparse.json
 #   bench_fond_sparse.json  (WITH_CPU=1) the CPU run on the same host, for the GPU/CPU ratio
-# Record the figures in docs/benchmarks.md, section "GPU".
+# Record the figures in docs/benchmarks.md, section "GPU". First run: 2026-12-04 on an H200
+# (4.8 min with WITH_CPU=1, the C extension built in place; PYTHON=python3).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-OUT=${OUT:-benchmarks/results}
+OUT=${OUT:-benchmarks/results/gpu}
 mkdir -p "$OUT"
 
 "$PY" - <<'PYEOF' | tee "$OUT/gpu_check_env.txt"
