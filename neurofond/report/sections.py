@@ -465,6 +465,35 @@ def rf_maps(ctx: Context) -> SectionOutput:
     return out
 
 
+def survey(ctx: Context) -> SectionOutput:
+    import shutil
+    import tempfile
+
+    from ..insilico.survey import run_survey
+
+    s = dict(ctx.settings["survey"])
+    out = SectionOutput()
+    with tempfile.TemporaryDirectory(prefix="neurofond-survey-") as tmp:
+        res = run_survey(Path(tmp) / "survey", models=[ck.spec for ck in ctx.models],
+                         baselines=s["baselines"], recordings=ctx.recordings,
+                         mode=s["mode"], seed=ctx.seed, device=ctx.device, progress=False)
+        table = (Path(tmp) / "survey" / "survey_table.md").read_text()
+        fig = ctx.figure("survey", "distributions")
+        shutil.copyfile(Path(tmp) / "survey" / "survey_distributions.png", fig)
+    lines = [ln.strip().strip("|").split("|") for ln in table.strip().splitlines()]
+    columns = [c.strip() for c in lines[0]]
+    rows = [dict(zip(columns, (c.strip() for c in ln))) for ln in lines[2:]]
+    out.results = {"survey": res, "settings": _settings(ctx, "survey")}
+    out.headline["survey_sources"] = list(res["order"])
+    out.tables.append(Table("Models, baselines and recorded units measured with the same "
+                            f"analysis code (survey sizes '{s['mode']}'; medians; n/a: the "
+                            "measure does not apply, reason in results.json; -: no neuron "
+                            "qualified)", columns, rows))
+    out.figures.append(("Distributions of every survey measure per source (n per source in the "
+                        "table)", fig))
+    return out
+
+
 def comparison(ctx: Context) -> SectionOutput:
     from ..compare import compare, scorecard
 
@@ -626,6 +655,10 @@ SECTIONS: dict[str, Section] = {
         "Receptive-field maps", "Sparse noise and flashed bars over the patch; maps compared "
         "with the decoder elements and the spike-triggered average "
         "(neurofond.insilico.rf_mapping).", rf_maps),
+    "survey": Section(
+        "V1 survey: models, baselines and recordings side by side", "Every V1 measure of "
+        "neurofond.insilico.survey on the models, the LNP baselines and (when found) the "
+        "recorded Ecker 2010 units, with the same analysis code.", survey),
     "comparison": Section(
         "Model vs recordings", "neurofond.compare on the recorded V1 gratings: ceiled "
         "predictivity of the PSTHs per candidate with bootstrap CIs.", comparison,
