@@ -428,12 +428,14 @@ def model_source(name: str, cfg: Mapping[str, Any], *, seed: int = 0, device: st
         (cfg["window_ms"][1] - cfg["window_ms"][0]) / 1000.0)
     log(f"{pop.name}: latency (blank {cfg['latency_blank_ms']:g} ms)")
     lat_stim = _static_sweep(cfg, geometry, [max(cfg["contrasts"])])
+    lat_shown = _present.steps(pop, 200.0, "stimulus_ms")
+    w0 = _present.steps(pop, -cfg["baseline_window_ms"][0], "baseline_window_ms")
     lat = pop.present(lat_stim, n_trials=int(cfg["latency_trials"]),
                       blank_steps=_present.steps(pop, cfg["latency_blank_ms"],
                                                  "latency_blank_ms"),
-                      stimulus_steps=_present.steps(pop, 200.0, "stimulus_ms"),
+                      stimulus_steps=lat_shown, record_steps=range(-w0, lat_shown),
                       seed=seed + 2, progress=progress, check_steady_state=False)
-    lat = lat.sel(time=slice(-200.0, None)).isel(neuron=keep)
+    lat = lat.isel(neuron=keep)
     summ, vals = grating_measures(resp, spontaneous_hz=spont, latency_responses=lat,
                                   spiking=spiking, window_ms=cfg["window_ms"],
                                   baseline_window_ms=cfg["baseline_window_ms"],
