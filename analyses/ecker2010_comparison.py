@@ -177,10 +177,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sessions", nargs="+", type=int, default=None,
                     help=f"session indices 0-16 (default quick {QUICK_SESSIONS}, full all)")
     ap.add_argument("--trials", type=int, default=None,
-                    help="model trials for the properties (quick 20, full 40)")
+                    help="model trials for the properties (20)")
     ap.add_argument("--feature-trials", type=int, default=None,
-                    help="model trials averaged into the regression features (quick 8, full 20)")
-    ap.add_argument("--bin-ms", type=float, default=None, help="PSTH bin (quick 20, full 10)")
+                    help="model trials averaged into the regression features (4)")
+    ap.add_argument("--bin-ms", type=float, default=None, help="PSTH bin (20)")
     ap.add_argument("--ms-grid", type=float, nargs="+", default=None,
                     help=f"ms per model step candidates (default {MS_GRID})")
     ap.add_argument("--delays", type=float, nargs="+", default=None,

@@ -36,7 +36,7 @@ Stimuli (assumptions; the release does not document them)
 
 1. Time-resolved predictivity (``predictivity_raw``, ``ceiling``, ``predictivity_ceiled``)
     Targets: each unit's trial-averaged PSTH over conditions x time bins (``bin_ms``:
-    20 ms quick, 10 ms full; 0-500 ms after onset). Features: the candidate's trial-averaged
+    20 ms; 0-500 ms after onset). Features: the candidate's trial-averaged
     responses (VAEs: posterior-mean rates ``exp(u)`` / ``E[a(z)]`` of all K neurons) in
     the same bins.
 
@@ -62,8 +62,8 @@ Stimuli (assumptions; the release does not document them)
 
     Regression: ridge (penalty per unit by the inner K-fold CV over the training
     conditions, 3 folds quick, 5 full; the estimates of :class:`RidgePredictor`, tested)
-    from the features (VAEs: their leading ``n_components`` = 64 principal components over
-    the simulated steps, >= 99.9 % of the variance; scaled by one global SD, constant
+    from the features (VAEs: their leading ``n_components`` = 32 principal components over
+    the simulated steps, the kept variance in the fits; scaled by one global SD, constant
     features dropped) to every unit, cross-validated over **conditions**: K outer folds (4
     quick; the number of orientations in full), stratified by contrast, so all time bins
     of a condition are either in training or in test. Score per unit = Pearson r over the
