@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_int
+from .._scripts import COLORS as _COLORS
 from . import _present
 
 __all__ = [
@@ -77,8 +78,8 @@ BASELINE_NAMES = ("gabor-energy", "pixel-pca", "stimulus-floor", "lca")
 OSI_SELECTIVE = 1.0 / 3.0
 
 #: Plot colour per source (models as :data:`neurofond._scripts.COLORS`; recorded black).
-SOURCE_COLORS = {"ipvae": "C3", "igvae": "C0", "igrelu": "C2", "gabor-energy": "C1",
-                 "pixel-pca": "C4", "stimulus-floor": "C7", "lca": "C5", "ecker2010": "k"}
+SOURCE_COLORS = {**_COLORS, "gabor-energy": "C1", "pixel-pca": "C4", "stimulus-floor": "C7",
+                 "lca": "C5", "ecker2010": "k"}
 
 _GRID = {"ms_per_step": 10.0, "patch_size_deg": 1.0, "canvas_px": 32, "blank_ms": 300.0,
          "stimulus_ms": 500.0, "window_ms": (0.0, 500.0), "baseline_window_ms": (-200.0, 0.0),
