@@ -85,12 +85,17 @@ def test_reduce_features_keeps_the_ridge_subspace():
     assert same.shape == rates.shape and kept_all == 1.0
 
 
+#: Canvas of the fast synthetic comparisons (the 8-deg field at 128 px instead of 256: the
+#: Gabor energies cost a quarter; the assumption is passed to compare() as ``size_px``).
+SMALL_PX = 128
+
+
 def _floor_recordings(delay_ms: float, seed: int = 0):
     """Poisson "recordings" of Gabor-energy channels at 5 ms per step and a known delay."""
     from neurofond.compare.resampling import resample_matrix
     from neurofond.responses import make_responses
 
-    params = compare.stimulus_parameters()
+    params = {**compare.stimulus_parameters(), "size_px": SMALL_PX}
     ori = np.repeat(np.arange(8) * 22.5, 2)
     con = np.tile([0.3, 1.0], 8)
     cand = compare.BaselineCandidate("gabor-energy", params)
@@ -114,7 +119,7 @@ def test_delay_recovered_by_nested_selection():
     rec = _floor_recordings(40.0)
     comp = compare.compare(rec, ["gabor-energy", "stimulus-floor"], quick=True, n_trials=2,
                            n_trials_features=1, n_bootstrap=20, progress=False,
-                           delays_ms=(0.0, 20.0, 40.0, 60.0, 80.0))
+                           delays_ms=(0.0, 20.0, 40.0, 60.0, 80.0), size_px=SMALL_PX)
     fit = comp.fits["gabor-energy"]
     assert fit["delay_ms"] == 40.0
     assert all(abs(p["delay_ms"] - 40.0) <= 20.0 for p in fit["per_fold"])
@@ -134,7 +139,7 @@ def test_shuffled_labels_give_no_condition_specific_predictivity():
     shuffled = rec.copy(data=rec.values[:, perm])
     comp = compare.compare(shuffled, ["gabor-energy", "stimulus-floor"], quick=True,
                            n_trials=2, n_trials_features=1, n_bootstrap=20, progress=False,
-                           delays_ms=(0.0, 40.0, 80.0), centered=True)
+                           delays_ms=(0.0, 40.0, 80.0), centered=True, size_px=SMALL_PX)
     for row in comp.rows:
         assert row["predictivity_ceiled"] < 0.1, row
 
