@@ -2,9 +2,10 @@
 
 The command line of the comparison engine :func:`neurofond.compare.compare_ecker2010`: every
 candidate (iP-VAE, iG-VAE, iGrelu-VAE checkpoints and the :mod:`neurofond.models` baselines,
-a Gabor energy model and a pixel/PCA model) is shown the gratings of each recording session
-and compared with the recorded units - time-resolved PSTH predictivity (fitted time scale,
-delay and contrast gain; ridge cross-validated over conditions, ceiled by split-half
+Gabor energy, pixel/PCA, LCA sparse coding and the stimulus-parameter floor) is shown the
+gratings of each recording session and compared with the recorded units - time-resolved PSTH
+predictivity (time scale, delay and contrast gain selected inside the training folds;
+ridge cross-validated over conditions, ceiled by split-half
 reliability) and single-unit property distributions (circular variance, Fano factor,
 contrast-dependent latency shift; KS similarity). The protocol, its assumptions and caveats
 are documented in :mod:`neurofond.compare`.
@@ -15,7 +16,7 @@ per model: medians over sessions for the predictivity columns, KS on the units p
 sessions), ``ecker2010_comparison.json`` (the table, the fitted time scales, the winner,
 settings, assumptions, skipped models), ``ecker2010_units.csv`` (per-unit r and
 reliability), ``ecker2010_properties.csv`` (property values of every unit / neuron),
-``ecker2010_fit_grid.csv`` (score per time scale and delay), figures
+``ecker2010_fit_grid.csv`` (median inner-CV score per setting over session folds), figures
 ``ecker2010_predictivity.png``, ``ecker2010_properties.png`` and ``ecker2010_fit_grid.png``.
 
     python analyses/ecker2010_comparison.py --out results/ecker2010
