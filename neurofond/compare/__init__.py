@@ -13,7 +13,8 @@ bins), :mod:`~neurofond.compare.scores` (predictivity, unit properties, KS simil
 :mod:`~neurofond.compare.engine` (the run).
 
 Every candidate (the iterative VAEs iP-VAE, iG-VAE, iGrelu-VAE and the baselines of
-:mod:`neurofond.models`: a Gabor energy model and a pixel/PCA model) is shown the gratings
+:mod:`neurofond.models`: Gabor energy, pixel/PCA, LCA sparse coding and the
+stimulus-parameter floor) is shown the gratings
 of each recording session (the session's orientations x its two contrasts) and compared
 with the recorded units with the same analysis code (:mod:`neurofond.analysis`).
 

@@ -233,7 +233,7 @@ def compare(recordings: Any, candidates: Sequence[str] | None = None, *,
     recordings : Responses, list of Responses, path or dataset name
         See :func:`load_recordings` and the module docstring.
     candidates : sequence of str, optional
-        Checkpoint names / paths and baselines (``gabor-energy``, ``pixel-pca``,
+        Checkpoint names / paths and baselines (``gabor-energy``, ``pixel-pca``, ``lca``,
         ``stimulus-floor``). Default: the shipped models and every baseline.
     sessions : sequence of int, optional
         Sessions to compare (default all in ``recordings``).

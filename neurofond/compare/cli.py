@@ -28,7 +28,7 @@ def register_cli(subparsers: Any) -> argparse.ArgumentParser:
                         "(ecker2010, ecker2010_v1_gratings_drifting)")
     p.add_argument("--models", nargs="+", default=None, metavar="NAME_OR_PATH",
                    help="checkpoints (shipped names or paths) and baselines gabor-energy, "
-                        "pixel-pca, stimulus-floor (default: shipped models + baselines)")
+                        "pixel-pca, lca, stimulus-floor (default: shipped models + baselines)")
     p.add_argument("--sessions", nargs="+", type=int, default=None,
                    help="session indices (default: all in the recordings)")
     p.add_argument("--quick", action="store_true", help="fast settings (coarser grids and bins)")

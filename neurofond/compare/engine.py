@@ -104,8 +104,8 @@ def compare_ecker2010(models: Sequence[str] | None = None,
     Parameters
     ----------
     models : checkpoint names / paths and baseline names (``gabor-energy``,
-        ``pixel-pca``). Default: the shipped models (missing ones are skipped with a note)
-        and both baselines.
+        ``pixel-pca``, ``lca``, ``stimulus-floor``). Default: the shipped models (missing
+        ones are skipped with a note) and every baseline.
     sessions : session indices 0-16 (quick default 7, 10, 12; full: all).
     quick : fast settings (see the module docstring); False = ``--full``.
     seed : seed of spike sampling, CV splits and bootstraps.
