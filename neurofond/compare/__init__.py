@@ -50,8 +50,9 @@ Stimuli (assumptions; the release does not document them)
     inner held-out r, the ridge penalty per unit chosen by the inner squared error); the
     best setting is refitted on the fold's training conditions and predicts its test
     conditions, which took part in no choice. ``fits.json`` gives every fold's choice
-    (``per_fold``) and per candidate the most frequent one (used for the properties), its
-    agreement and the median choices. The baselines have their own fixed time course
+    (``per_fold``) and per candidate the reported setting (used for the properties): the
+    one with the best inner-CV score averaged over all session-folds, the fraction of folds
+    that chose it (``agreement``), the most frequent choice and the median choices. The baselines have their own fixed time course
     (5-ms steps, gamma kernel; see :mod:`neurofond.models`), no gain (their features scale
     linearly with contrast) and get the same delay grid. Step responses are resampled onto
     the data bins by overlap (fractional step counts); a delay ``d`` maps model time ``t``
