@@ -52,9 +52,10 @@ Stimuli (assumptions; the release does not document them)
     conditions, which took part in no choice. ``fits.json`` gives every fold's choice
     (``per_fold``) and per candidate the reported setting (used for the properties): the
     one with the best inner-CV score averaged over all session-folds, the fraction of folds
-    that chose it (``agreement``), the most frequent choice and the median choices. The baselines have their own fixed time course
-    (5-ms steps, gamma kernel; see :mod:`neurofond.models`), no gain (their features scale
-    linearly with contrast) and get the same delay grid. Step responses are resampled onto
+    that chose it (``agreement``), the most frequent choice and the median choices. The
+    baselines have their own fixed time course (5-ms steps, gamma kernel; see
+    :mod:`neurofond.models`), no gain (their features scale linearly with contrast) and get
+    the same delay grid. Step responses are resampled onto
     the data bins by overlap (fractional step counts); a delay ``d`` maps model time ``t``
     to data time ``t + d``. VAE trials start from chains warmed up on the blank for
     :data:`~neurofond.compare.protocol.WARMUP_STEPS` (600) steps: the shipped iP-VAE
