@@ -108,3 +108,18 @@ def test_a_broken_figure_is_detected(tmp_path):
                     f"{PAGE_CHECK}</body></html>")
     check = page_check(dump_dom(page, tmp_path / "profile"))
     assert check["data-images"] == "1" and check["data-broken"] == "1"
+
+
+@needs_chromium
+@pytest.mark.slow
+def test_the_quick_report_in_the_browser(tmp_path):
+    """The real default run (``neurofond run``, quick sizes, all shipped models, recordings
+    where the dataset registry finds them): every figure loads, no section fails."""
+    out = tmp_path / "results"
+    assert main(["run", "--out", str(out), "--no-progress"]) == 0
+    check = page_check(dump_dom(out / "index.html", tmp_path / "profile"))
+    assert check["data-broken"] == "0" and check["data-failed-sections"] == "0"
+    results = json.loads((out / "results.json").read_text())
+    assert int(check["data-images"]) == sum(len(s["figures"])
+                                            for s in results["sections"].values())
+    assert {s["status"] for s in results["sections"].values()} <= {"ok", "skipped"}
