@@ -500,7 +500,9 @@ def comparison(ctx: Context) -> SectionOutput:
     if ctx.recordings is None:
         raise Skip(ctx.recordings_note)
     s = dict(ctx.settings["comparison"])
-    models = ctx.spiking() if s.pop("models") == "spiking" else ctx.models
+    models = ctx.models
+    if s.pop("models") == "spiking":  # the spiking models only, when there are any
+        models = [ck for ck in ctx.models if ck.family == "poisson"] or ctx.models
     candidates = [ck.spec for ck in models] + list(s.pop("baselines"))
     n_boot = s.pop("n_bootstrap_scorecard")
     comp = compare(ctx.recordings, candidates, **s, seed=ctx.seed, progress=ctx.progress)
