@@ -277,3 +277,40 @@ def test_trainer_state_of_the_original_format_still_resumes(tmp_path, patches):
     _, _, summary = load_checkpoint(tmp_path / "old" / "m.safetensors")
     assert summary["schedule_changes"][0]["setting"] == "train_config"
     assert summary["train_seconds"] > 0
+
+
+def test_resume_on_another_device_type_reseeds_and_records_it(tmp_path, patches):
+    """A trainer state whose sampling-generator state came from another device type (a CUDA
+    Philox state is 16 bytes; the CPU Mersenne Twister's 5056) resumes with a generator
+    reseeded from (seed, step): reproducible, warned, and recorded in the summary."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    mcfg, tcfg = _cfgs(steps=80)
+
+    def stop(record):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing,
+              tmp_path / "a", name="r", progress=False, on_epoch_end=stop)
+    state = tmp_path / "a" / "r.trainer.safetensors"
+    with safe_open(str(state), framework="pt") as f:
+        meta = f.metadata()
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    tensors["generator_state"] = torch.arange(16, dtype=torch.uint8)  # a CUDA-sized state
+    save_file(tensors, str(state), metadata=meta)
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "r.trainer.safetensors").write_bytes(state.read_bytes())
+    runs = []
+    for folder in ("a", "b"):
+        with pytest.warns(UserWarning, match="saved on another device type"):
+            runs.append(train(mcfg, tcfg, patches.train, patches.validation,
+                              patches.preprocessing, tmp_path / folder, name="r",
+                              progress=False, resume=True))
+    for k, v in runs[0].model.state_dict().items():  # same state, same reseed: same weights
+        torch.testing.assert_close(v, runs[1].model.state_dict()[k], rtol=0, atol=0)
+    _, _, summary = load_checkpoint(tmp_path / "a" / "r.safetensors")
+    change = [c for c in summary["schedule_changes"] if c["setting"] == "sampling_generator"]
+    assert len(change) == 1 and change[0]["step"] == 40 and "16 bytes" in change[0]["old"]
+    assert summary["steps"] == 80

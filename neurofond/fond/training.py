@@ -202,9 +202,22 @@ def _check_resume_settings(path: Path, meta: dict[str, Any], cfg: TrainConfig, t
     return changes
 
 
+def _resume_reseed(seed: int, step: int) -> int:
+    """Seed of the sampling generator for a run resumed on another device type at ``step``."""
+    return int(np.random.SeedSequence([int(seed) + 1, int(step)]).generate_state(1)[0])
+
+
 def _load_trainer_state(path: Path, model: IterativeVAE, opt: torch.optim.Optimizer,
-                        generator: torch.Generator) -> None:
-    """Load the tensors of a trainer state (its header was checked by ``_read_trainer_meta``)."""
+                        generator: torch.Generator, *, seed: int = 0,
+                        step: int = 0) -> dict[str, Any] | None:
+    """Load the tensors of a trainer state (its header was checked by ``_read_trainer_meta``).
+
+    Returns None, or the change record when the sampling generator's state came from another
+    device type (a CUDA Philox state resumed on the CPU, or the reverse): that random stream
+    cannot continue on this device, so the generator is reseeded from ``(seed + 1, step)``
+    (reproducible, but not the draws an uninterrupted run on the first device would have
+    made); weights, optimiser state and the data order continue exactly.
+    """
     from safetensors.torch import load_file
 
     try:
@@ -224,7 +237,16 @@ def _load_trainer_state(path: Path, model: IterativeVAE, opt: torch.optim.Optimi
             if keys:
                 state["state"][i] = {k.split(".", 2)[2]: tensors[k] for k in keys}
         opt.load_state_dict(state)
-        generator.set_state(tensors["generator_state"])
+        saved = tensors["generator_state"]
+        if saved.numel() != generator.get_state().numel():  # saved on another device type
+            reseed = _resume_reseed(seed, step)
+            generator.manual_seed(reseed)
+            return {"step": step, "setting": "sampling_generator",
+                    "old": f"state of another device type ({saved.numel()} bytes)",
+                    "new": f"{generator.device.type} generator reseeded with {reseed}",
+                    "note": "resumed on another device type: the spike-sampling random "
+                            "stream restarts here; weights, optimiser and data order continue"}
+        generator.set_state(saved)
     except (RuntimeError, ValueError, KeyError, TypeError) as exc:
         raise CheckpointError(f"resume: trainer state {path} does not match the model or "
                               f"optimiser: {exc}; {_RESTART_HINT}") from exc
@@ -346,7 +368,13 @@ def train(model_config: ModelConfig, train_config: TrainConfig, train_patches: n
     opt = _optimizer(model, cfg)
     generator = torch.Generator(device=device).manual_seed(cfg.seed + 1)
     if resume:
-        _load_trainer_state(state_path, model, opt, generator)
+        device_change = _load_trainer_state(state_path, model, opt, generator,
+                                            seed=cfg.seed, step=step)
+        if device_change is not None:
+            warnings.warn(f"resume: {state_path} was saved on another device type; "
+                          f"{device_change['new']} at step {step} (recorded in the summary)",
+                          stacklevel=2)
+            changes.append(device_change)
     data_gen = torch.Generator().manual_seed(cfg.seed + 2)
     for _ in range(step // per_epoch):  # replay the permutation stream to the resumed epoch
         torch.randperm(n, generator=data_gen)
