@@ -118,6 +118,7 @@ the outputs are summary statistics).
 from .api import compare, load_recordings, sessions_from_responses
 from .candidates import BaselineCandidate, Candidate, VAECandidate, build_candidates, model_spikes
 from .engine import Comparison, compare_ecker2010, gather
+from .nested import FoldPlan, NestedRidge, fold_plan, reduce_features, scale_features
 from .outputs import scorecard, write_outputs
 from .protocol import BASELINES, PROPERTIES, REQUIRED_COLUMNS
 from .resampling import fano_step_mask, resample_matrix
@@ -131,6 +132,8 @@ __all__ = [
     "BaselineCandidate",
     "Candidate",
     "Comparison",
+    "FoldPlan",
+    "NestedRidge",
     "Session",
     "VAECandidate",
     "build_candidates",
@@ -138,6 +141,7 @@ __all__ = [
     "compare",
     "compare_ecker2010",
     "fano_step_mask",
+    "fold_plan",
     "gather",
     "ks_compare",
     "load_recordings",
@@ -145,8 +149,10 @@ __all__ = [
     "model_spikes",
     "nanmedian",
     "predictivity",
+    "reduce_features",
     "render_conditions",
     "resample_matrix",
+    "scale_features",
     "scorecard",
     "sessions_from_responses",
     "stimulus_parameters",
