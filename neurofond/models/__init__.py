@@ -11,11 +11,26 @@ engine (:mod:`neurofond.compare`) take either.
   Bergen 1985);
 - :class:`PixelPCABaseline`: projections of the pixels onto principal components of
   reference gratings (ON / OFF rectified as neurons);
+- :class:`LCABaseline`: sparse codes of the Locally Competitive Algorithm (Rozell, Johnson,
+  Baraniuk & Olshausen 2008) on the shipped dictionary ``lca-k512-photos``, learned on the same
+  photos as the shipped iP-VAE;
+- :class:`StimulusFloorBaseline`: a cosine basis of the stimulus parameters, the floor any
+  model must beat;
 - :func:`stimulus_time_course`, :func:`gamma_kernel`: the temporal response.
 """
 
 from .base import DEFAULT_STATIC_STEPS, BaselineModel, reference_gratings, static_frames
 from .gabor_energy import GaborEnergyBaseline
+from .lca import (
+    LCA_NAME,
+    LCABaseline,
+    lca_codes,
+    lca_energy,
+    learn_dictionary,
+    load_lca,
+    save_lca,
+    soft_threshold,
+)
 from .pixel_pca import PixelPCABaseline
 from .stimulus_floor import StimulusFloorBaseline
 from .temporal import gamma_kernel, stimulus_time_course
@@ -28,6 +43,14 @@ __all__ = [
     "DEFAULT_STATIC_STEPS",
     "BaselineModel",
     "GaborEnergyBaseline",
+    "LCABaseline",
+    "LCA_NAME",
+    "learn_dictionary",
+    "lca_codes",
+    "lca_energy",
+    "load_lca",
+    "save_lca",
+    "soft_threshold",
     "PixelPCABaseline",
     "StimulusFloorBaseline",
     "gamma_kernel",
