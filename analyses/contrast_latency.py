@@ -59,6 +59,7 @@ neuron x contrast), ``contrast_latency_psth.csv`` (population PSTHs per contrast
 
 from __future__ import annotations
 
+import argparse
 import math
 import sys
 from pathlib import Path
@@ -419,7 +420,8 @@ def figure(res: dict[str, Any], times: np.ndarray, pop_psth: np.ndarray,
     return common.save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = common.parser(__doc__, default_out="results/contrast_latency")
     ap.add_argument("--checkpoint", default=None, metavar="NAME_OR_PATH",
                     help=f"iP-VAE checkpoint (default {DEFAULT_MODEL})")
@@ -439,6 +441,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--smooth-ms", type=float, default=10.0)
     ap.add_argument("--osi-min", type=float, default=0.5)
     ap.add_argument("--min-rate-hz", type=float, default=5.0)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
     common.setup_torch(args.threads)
 

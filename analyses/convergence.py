@@ -35,6 +35,7 @@ and ``convergence.png`` (three log-x panels).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -127,7 +128,8 @@ def figure(traces: dict[str, dict[str, np.ndarray]], results: dict[str, Any], pa
     return common.save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = common.parser(__doc__, default_out="results/convergence")
     ap.add_argument("--models", "--checkpoint", dest="models", nargs="+", action="extend",
                     metavar="NAME_OR_PATH",
@@ -135,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-patches", type=int, default=None, help="fast 1000, full 10000")
     ap.add_argument("--steps", type=int, default=None, help="inference steps (1000)")
     ap.add_argument("--batch-size", type=int, default=None)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
     common.setup_torch(args.threads)
 

@@ -34,6 +34,7 @@ correlation, by tetrode (data) and by dictionary overlap (model), over time),
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -307,7 +308,8 @@ def figure(res: dict[str, Any], sources: dict[str, dict[str, np.ndarray]], path:
     return common.save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = common.parser(__doc__, default_out="results/correlations")
     ap.add_argument("--checkpoint", default=None, metavar="NAME_OR_PATH",
                     help="iP-VAE checkpoint (default: the shipped default model)")
@@ -320,6 +322,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-model", action="store_true", help="recorded data only")
     ap.add_argument("--skip-data", action="store_true", help="model only")
     ap.add_argument("--data-path", default=None, help="Ecker static .mat (default: registry)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
     if not args.skip_model:
         common.setup_torch(args.threads)

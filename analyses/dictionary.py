@@ -25,6 +25,7 @@ each model) and ``dictionary.png`` (R^2 distributions and example fits).
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -149,12 +150,18 @@ def figure(results: dict[str, Any], fits: dict[str, Any], phis: dict[str, np.nda
     return common.save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = common.parser(__doc__, default_out="results/dictionary")
     ap.add_argument("--checkpoint", action="append", default=None, metavar="NAME_OR_PATH",
                     help="repeatable (default: every shipped model)")
     ap.add_argument("--r2-threshold", type=float, default=R2_THRESHOLD)
     ap.add_argument("--n-starts", type=int, default=None, help="fit starts (fast 2, full 8)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
     common.setup_torch(args.threads)
 

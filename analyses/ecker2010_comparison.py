@@ -30,6 +30,7 @@ the outputs here are summary statistics).
 
 from __future__ import annotations
 
+import argparse
 import math
 import os
 import sys
@@ -170,7 +171,8 @@ def figure_grid(grid_rows, fits, path: Path) -> Path:
 # --------------------------------------------------------------------------- CLI
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = common.parser(__doc__, default_out="results/ecker2010")
     ap.add_argument("--models", nargs="+", default=None, metavar="NAME_OR_PATH",
                     help="checkpoints (shipped names or .safetensors paths) and baselines "
@@ -197,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None, help="path of data_v1_binned_static.mat")
     ap.add_argument("--blas-threads", type=int, default=1,
                     help="BLAS threads (default 1: fastest on a shared CPU; 0 = BLAS default)")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     common.setup_torch(args.threads)

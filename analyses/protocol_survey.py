@@ -37,6 +37,7 @@ distributions (median, IQR), fraction selective, clamp fractions, largest count)
 
 from __future__ import annotations
 
+import argparse
 import sys
 import warnings
 from pathlib import Path
@@ -154,7 +155,8 @@ def _figure(results: dict[str, Any], path: Path) -> None:
     common.save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = common.parser(__doc__, default_out="results/protocol_survey")
     ap.add_argument("--checkpoint", default=None, metavar="NAME_OR_PATH",
                     help=f"iP-VAE checkpoint (default {DEFAULT_MODEL})")
@@ -164,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="trials per stimulus (default: each protocol's own)")
     ap.add_argument("--calibration", default="training_range",
                     choices=("training_range", "photo_std"))
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
     common.setup_torch(args.threads)
 

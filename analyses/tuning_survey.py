@@ -58,6 +58,7 @@ fractions), ``tuning_survey.csv`` (one row per model neuron) and ``tuning_survey
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -298,7 +299,8 @@ def figure(results: dict[str, Any], rows: list[dict[str, Any]], path: Path) -> P
     return common.save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = common.parser(__doc__, default_out="results/tuning_survey")
     ap.add_argument("--checkpoint", action="append", default=None, metavar="NAME_OR_PATH",
                     help=f"repeatable (default: {' '.join(SHIPPED)})")
@@ -308,6 +310,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--measure", choices=("rates", "spikes"), default="rates")
     ap.add_argument("--patch-size-deg", type=float, default=1.0)
     ap.add_argument("--canvas-deg", type=float, default=4.0)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
     common.setup_torch(args.threads)
 

@@ -22,13 +22,15 @@ reason a measure does not apply) and ``survey_distributions.png``.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
 from neurofond import _scripts as common
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     from neurofond.insilico.survey import BASELINE_NAMES
 
     ap = common.parser(__doc__, default_out="results/v1_survey")
@@ -42,6 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tiny", action="store_true", help="test-sized run (seconds)")
     ap.add_argument("--overwrite", action="store_true",
                     help="replace an earlier survey in --out")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
     common.setup_torch(args.threads)
 

@@ -40,6 +40,7 @@ pair), ``variability_time.csv`` (time courses) and ``variability.png``.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 from typing import Any
@@ -251,7 +252,8 @@ def figure(res, means, variances, t_mid, ff_t_median, mm, path: Path) -> Path:
     return common.save_figure(fig, path)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = common.parser(__doc__, default_out="results/variability")
     ap.add_argument("--checkpoint", default=None, metavar="NAME_OR_PATH",
                     help=f"iP-VAE checkpoint (default {DEFAULT_MODEL})")
@@ -259,6 +261,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trials", type=int, default=None, help="fast 30, full 100")
     ap.add_argument("--min-count", type=float, default=1.0)
     ap.add_argument("--window-ms", type=float, default=50.0)
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = build_parser()
     args = ap.parse_args(argv)
     common.setup_torch(args.threads)
 

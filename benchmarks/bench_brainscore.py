@@ -59,12 +59,18 @@ def _model(k: int, tmp: Path, **kwargs):
     return IterativeVAEBrainModel.from_checkpoint(path, **kwargs), f"random-gabor-k{k}"
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="50 images instead of 1000")
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--batch-size", type=int, default=1024)
     ap.add_argument("--out", default="benchmarks/results")
+    return ap
+
+
+def main() -> int:
+    ap = build_parser()
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)

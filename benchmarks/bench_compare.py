@@ -38,7 +38,8 @@ from neurofond._files import atomic_write_json
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--session", type=int, default=7)
@@ -46,6 +47,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="time scale x delay settings timed (of the 36 per gain)")
     parser.add_argument("--model", default="ipvae-k512-b24-photos")
     parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = build_parser()
     return parser.parse_args(argv)
 
 

@@ -84,7 +84,8 @@ def uptime() -> str:
         return "unavailable"
 
 
-def main(argv: list[str] | None = None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="JSON file for the figures")
     parser.add_argument("--neurons", type=int, default=1000)
@@ -94,6 +95,11 @@ def main(argv: list[str] | None = None) -> dict:
                         help="neurons compared with (and timed on) elephant")
     parser.add_argument("--repeats", type=int, default=3, help="best-of repeats (neurofond)")
     parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = build_parser()
     args = parser.parse_args(argv)
     n_sub = min(args.elephant_neurons, args.neurons)
 

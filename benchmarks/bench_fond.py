@@ -253,7 +253,8 @@ def _summarise(inference: dict, threads: int) -> dict:
     return out
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--inference-only", action="store_true",
@@ -268,6 +269,11 @@ def main() -> int:
     ap.add_argument("--crossover-child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--training-child", type=int, default=None, help=argparse.SUPPRESS)
+    return ap
+
+
+def main() -> int:
+    ap = build_parser()
     args = ap.parse_args()
     steps = args.steps or (20 if args.quick else 200)
     candidates, repeats = ([10], 1) if args.quick else ([10, 20, 50, 80], 3)

@@ -77,10 +77,16 @@ def _task_seconds(out: Path) -> list[float]:
     return [round(r["seconds"], 2) for r in sorted(done, key=lambda r: r["finished_utc"])]
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="10^3 presentations")
     ap.add_argument("--out", default="benchmarks/results")
+    return ap
+
+
+def main() -> int:
+    ap = build_parser()
     args = ap.parse_args()
     spec = parse_spec(_spec(args.quick))
     pop = spec.settings

@@ -99,7 +99,8 @@ def time_elephant(counts: np.ndarray, bin_ms: float, n_sub: int):
     return ff, hist, t_build, t_ff, t_hist
 
 
-def main(argv: list[str] | None = None) -> dict:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="JSON file for the figures")
     parser.add_argument("--neurons", type=int, default=10_000)
@@ -114,6 +115,11 @@ def main(argv: list[str] | None = None) -> dict:
     )
     parser.add_argument("--repeats", type=int, default=3, help="best-of repeats (neurofond)")
     parser.add_argument("--seed", type=int, default=0)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = build_parser()
     args = parser.parse_args(argv)
     n_sub = min(args.elephant_neurons, args.neurons)
 

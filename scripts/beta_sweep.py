@@ -24,7 +24,8 @@ PAPER_T16 = {8: (0.916, 0.675), 16: (0.872, 0.729), 24: (0.827, 0.775), 32: (0.7
              64: (0.603, 0.905)}
 
 
-def main() -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", required=True, help="image array (.npy), e.g. the Olshausen images")
     ap.add_argument("--no-whiten", action="store_true")
@@ -35,6 +36,11 @@ def main() -> int:
     ap.add_argument("--n-patches", type=int, default=2000)
     ap.add_argument("--runs", type=Path, default=Path("runs"))
     ap.add_argument("--out", type=Path, default=Path("results/beta_sweep"))
+    return ap
+
+
+def main() -> int:
+    ap = build_parser()
     args = ap.parse_args()
 
     import matplotlib

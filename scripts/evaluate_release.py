@@ -12,12 +12,8 @@ from pathlib import Path
 import numpy as np
 
 
-def main() -> int:
-    from neurofond._files import atomic_write_json
-    from neurofond.fond import evaluate, load_checkpoint
-    from neurofond.fond.data import heldout_patches
-    from neurofond.pretrained import resolve_checkpoint
-
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = argparse.ArgumentParser()
     ap.add_argument("checkpoints", nargs="+", help="checkpoint paths or shipped names")
     ap.add_argument("--olshausen", help="the 10 Olshausen images; held-out images 8-9 are used")
@@ -26,6 +22,16 @@ def main() -> int:
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--batch-size", type=int, default=10_000)
     ap.add_argument("--out", required=True)
+    return ap
+
+
+def main() -> int:
+    from neurofond._files import atomic_write_json
+    from neurofond.fond import evaluate, load_checkpoint
+    from neurofond.fond.data import heldout_patches
+    from neurofond.pretrained import resolve_checkpoint
+
+    ap = build_parser()
     args = ap.parse_args()
     results = {}
     for spec in args.checkpoints:

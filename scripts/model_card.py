@@ -15,10 +15,8 @@ import json
 import sys
 
 
-def main(argv: list[str] | None = None) -> int:
-    from neurofond.pretrained import resolve_checkpoint
-    from neurofond.pretrained.cards import model_card, write_model_card
-
+def build_parser() -> argparse.ArgumentParser:
+    """The command line (tests/test_docs.py checks the documented commands with it)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("checkpoints", nargs="+", help="shipped names or checkpoint paths")
     ap.add_argument("--olshausen", help="the 10 Olshausen images (.npy); 8-9 are evaluated")
@@ -28,6 +26,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gabor-starts", dest="gabor_starts", type=int, default=2)
     ap.add_argument("--print", dest="print_only", action="store_true",
                     help="print the card instead of writing it into the sidecar")
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    from neurofond.pretrained import resolve_checkpoint
+    from neurofond.pretrained.cards import model_card, write_model_card
+
+    ap = build_parser()
     args = ap.parse_args(argv)
     for spec in args.checkpoints:
         path = resolve_checkpoint(spec)
