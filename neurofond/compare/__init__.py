@@ -100,6 +100,20 @@ Stimuli (assumptions; the release does not document them)
       above baseline + 3 SD, searched in 0-300 ms) at the preferred orientation (peak of
       the high-contrast tuning curve) at the low and the high contrast;
       ``latency_shift = onset(low) - onset(high)`` (ms; Albrecht et al. 2002).
+    - Contrast response at the preferred orientation (:func:`~neurofond.compare.scores.
+      contrast_measures`): ``contrast_index = (R_high - R_low) / (R_high + R_low)`` with
+      ``R`` the evoked rate (50-500 ms) minus baseline, clipped at 0, at the highest and the
+      lowest contrast (two contrasts per Ecker session allow no Naka-Rushton fit; Albrecht
+      & Hamilton 1982; Sclar et al. 1990), and ``c50`` of a Naka-Rushton fit where a session
+      has >= 4 contrasts (NaN otherwise, so ``ks_similarity_c50`` is NaN on the Ecker data).
+    - Noise correlations r_sc (per pair, not per unit; :func:`~neurofond.compare.scores.
+      pair_correlations`): :func:`neurofond.analysis.noise_correlations` on the 0-500 ms
+      counts of every within-session pair (recorded units; the candidate's neurons shown
+      that session's conditions), >= 10 trials and >= 1 spike/s per condition (no rate
+      criterion for activations, the Gaussian-family VAEs, as in the survey).
+      ``ks_similarity_r_sc`` (bins -1..1 step 0.05), ``mean_r_sc_data`` / ``_model`` and the
+      pair counts are columns; ``summary.json`` gives the mean r_sc per candidate with a
+      bootstrap CI over pairs.
 
     Distributions are compared with Brain-Score's KS similarity
     (:func:`ks_similarity_bootstrap`: ``1 - KS / KS_max`` on the data's histogram bins,
@@ -117,16 +131,33 @@ the outputs are summary statistics).
 
 from .api import compare, load_recordings, sessions_from_responses
 from .candidates import BaselineCandidate, Candidate, VAECandidate, build_candidates, model_spikes
-from .engine import Comparison, compare_ecker2010, gather
+from .engine import (
+    Comparison,
+    compare_ecker2010,
+    gather,
+    is_spiking,
+    pooled_pairs,
+    session_pairs,
+)
 from .nested import FoldPlan, NestedRidge, fold_plan, reduce_features, scale_features
 from .outputs import scorecard, write_outputs
-from .protocol import BASELINES, PROPERTIES, REQUIRED_COLUMNS
+from .protocol import BASELINES, PAIR_PROPERTIES, PROPERTIES, REQUIRED_COLUMNS
 from .resampling import fano_step_mask, resample_matrix
-from .scores import ceiled, ks_compare, nanmedian, predictivity, unit_properties
+from .scores import (
+    ceiled,
+    contrast_measures,
+    ks_compare,
+    mean_ci,
+    nanmedian,
+    pair_correlations,
+    predictivity,
+    unit_properties,
+)
 from .sessions import Session, load_sessions, render_conditions, stimulus_parameters
 
 __all__ = [
     "BASELINES",
+    "PAIR_PROPERTIES",
     "PROPERTIES",
     "REQUIRED_COLUMNS",
     "BaselineCandidate",
@@ -140,20 +171,26 @@ __all__ = [
     "ceiled",
     "compare",
     "compare_ecker2010",
+    "contrast_measures",
     "fano_step_mask",
     "fold_plan",
     "gather",
+    "is_spiking",
     "ks_compare",
     "load_recordings",
     "load_sessions",
+    "mean_ci",
     "model_spikes",
     "nanmedian",
+    "pair_correlations",
+    "pooled_pairs",
     "predictivity",
     "reduce_features",
     "render_conditions",
     "resample_matrix",
     "scale_features",
     "scorecard",
+    "session_pairs",
     "sessions_from_responses",
     "stimulus_parameters",
     "unit_properties",

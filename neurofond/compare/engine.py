@@ -9,7 +9,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,12 +31,15 @@ from .protocol import (
     LATENCY,
     LATENCY_SEARCH_MS,
     MS_GRID,
+    PAIR_PROPERTIES,
     PREDICTIVITY_WINDOW_MS,
     PROPERTIES,
     PROPERTY_TIME_MS,
     QUICK_DELAYS_MS,
     QUICK_MS_GRID,
     QUICK_SESSIONS,
+    RSC_MIN_RATE_HZ,
+    RSC_MIN_TRIALS,
     TUNING_WINDOW_MS,
 )
 from .resampling import fano_step_mask, resample_matrix
@@ -45,6 +48,7 @@ from .scores import (
     ks_compare,
     n_folds_of,
     nanmedian,
+    pair_correlations,
     responsive_values,
     unit_properties,
 )
@@ -56,7 +60,8 @@ from .sessions import (
     stimulus_parameters,
 )
 
-__all__ = ["Comparison", "compare_ecker2010", "gather"]
+__all__ = ["Comparison", "compare_ecker2010", "gather", "is_spiking", "pooled_pairs",
+           "session_pairs"]
 
 
 @dataclass
@@ -67,7 +72,9 @@ class Comparison:
     settings, citation); ``rows`` (model x session plus ``session = all``), ``unit_rows``
     (per-unit r and reliability), ``prop_rows`` (property values of every unit / neuron),
     ``grid_rows`` (score per gain, time scale and delay); ``fits`` per candidate key;
-    ``sessions``, ``data_props`` and ``model_props`` for the property figures.
+    ``sessions``, ``data_props`` and ``model_props`` for the property figures;
+    ``data_pairs`` (session -> :func:`~neurofond.compare.scores.pair_correlations`) and
+    ``model_pairs`` (candidate -> session -> the same) for the noise correlations.
     """
 
     results: dict[str, Any]
@@ -79,6 +86,8 @@ class Comparison:
     sessions: list[Session]
     data_props: dict[int, dict[str, np.ndarray]]
     model_props: dict[str, dict[int, dict[str, np.ndarray]]]
+    data_pairs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    model_pairs: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict)
 
 
 def compare_ecker2010(models: Sequence[str] | None = None,
@@ -212,10 +221,11 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
         print(f"note: skipping {s['model']}: {s['reason']}", file=sys.stderr)
 
     # data side: targets, ceilings and properties (model independent)
-    data_props = {}
+    data_props, data_pairs = {}, {}
     for s in data:
         data_props[s.index] = unit_properties(s.property_responses(), s.fano_counts(),
                                               threshold_hz=response_threshold_hz)
+        data_pairs[s.index] = session_pairs(s)
     def target(s: Session, b: float) -> np.ndarray:
         x = s.binned(b)
         return np.nanmean(condition_centered(x, axis=1) if centered else x, axis=0)
@@ -232,6 +242,7 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
     rows, unit_rows, prop_rows, grid_rows = [], [], [], []
     fits: dict[str, dict[str, Any]] = {}
     model_props: dict[str, dict[int, dict[str, np.ndarray]]] = {}
+    model_pairs: dict[str, dict[int, dict[str, Any]]] = {}
     plans = {s.index: fold_plan(s.contrast, n_folds_of(s, n_folds_q), inner, seed) for s in data}
     ridges = {s.index: NestedRidge(target(s, bin_ms).transpose(0, 2, 1), plans[s.index],
                                    np.asarray(ALPHAS)) for s in data}
@@ -349,6 +360,7 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
         wp = resample_matrix(steps_p, m_best, d_best, prop_edges)
         fmask = fano_step_mask(steps_p, m_best, d_best)
         model_props[cand.key] = {}
+        model_pairs[cand.key] = {}
         # every distinct grating at the fitted gain once, in one batch, for all sessions
         shown = {s.index: _shown_keys(s, g_best, stim_params) for s in data}
         unique = sorted({k for ks in shown.values() for k in ks})
@@ -367,14 +379,18 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
                                   time_start_ms=prop_edges[:-1], source=f"model:{cand.key}")
             model_props[cand.key][s.index] = unit_properties(
                 resp, fano_counts, threshold_hz=response_threshold_hz)
+            # r_sc of every pair of the candidate's neurons shown this session's conditions
+            # (simulated together, same trials: the model's within-session pairs)
+            model_pairs[cand.key][s.index] = pair_correlations(
+                fano_counts, s.orientation, s.contrast, spiking=is_spiking(cand))
             bar.update(1)
         clock["properties"] = time.perf_counter()
         fits[cand.key]["seconds"] = {k: round(clock[k] - clock[p], 2) for p, k in
                                      zip(list(clock)[:-1], list(clock)[1:])}
         rows.extend(_session_rows(cand, data, per_session, data_props, model_props[cand.key],
-                                  n_boot, seed))
+                                  n_boot, seed, data_pairs, model_pairs[cand.key]))
         rows.append(_summary_row(cand, data, per_session, data_props, model_props[cand.key],
-                                 n_boot, seed))
+                                 n_boot, seed, data_pairs, model_pairs[cand.key]))
     bar.close()
 
     # property table (data once + every model)
@@ -420,16 +436,30 @@ def _run(models, sessions, *, quick, seed, n_trials, n_trials_features, bin_ms,
                         "fano": FANO_WINDOW_MS, "baseline": BASELINE_WINDOW_MS,
                         "latency_search": LATENCY_SEARCH_MS},
             latency=LATENCY, fano_min_count=FANO_MIN_COUNT,
+            noise_correlation={
+                "function": "neurofond.analysis.correlations.noise_correlations",
+                "window_ms": FANO_WINDOW_MS, "min_trials": RSC_MIN_TRIALS,
+                "min_rate_hz": RSC_MIN_RATE_HZ,
+                "min_rate_hz_activations": 0.0,
+                "pairs": "within a session: every pair of recorded units; every pair of "
+                         "the candidate's neurons shown that session's conditions",
+                "note": "no rate criterion for candidates whose responses are activations, "
+                        "not spikes (Gaussian-family VAEs), as in the survey"},
+            contrast_response={
+                "contrast_index": "(R_high - R_low) / (R_high + R_low), R = evoked rate "
+                                  "at the preferred orientation minus baseline, >= 0",
+                "c50": "Naka-Rushton fit at the preferred orientation; only with >= 4 "
+                       "contrasts (NaN otherwise)"},
             regression="ridge (nested K-fold CV over conditions, penalty per unit), K-fold "
                        "over conditions stratified by contrast",
             ceiled="max(raw, 0)**2 / ceiling (Brain-Score)",
-            bins={k: v[1] for k, v in PROPERTIES.items()}),
+            bins={k: v[1] for k, v in {**PROPERTIES, **PAIR_PROPERTIES}.items()}),
         "citation": citation or ("Ecker et al. 2010 Science 327:584; Berens et al. 2012 J "
                                  "Neurosci 32:10618 (data CC BY-NC-ND 3.0)"),
     }
     return Comparison(results=results, rows=rows, unit_rows=unit_rows, prop_rows=prop_rows,
                       grid_rows=grid_rows, fits=fits, sessions=data, data_props=data_props,
-                      model_props=model_props)
+                      model_props=model_props, data_pairs=data_pairs, model_pairs=model_pairs)
 
 
 def design(reduced: np.ndarray, steps: np.ndarray, ms_per_step: float, delay_ms: float,
@@ -478,6 +508,46 @@ def _modal_setting(per_fold: list[dict[str, Any]]) -> tuple[float, float, float,
     return top[0], top[1], top[2], count[top] / len(keys)
 
 
+def is_spiking(cand: Candidate) -> bool:
+    """Whether a candidate's property responses are spike counts (Poisson VAEs, the LNP
+    baselines) rather than activations (Gaussian-family VAEs)."""
+    return "spikes" in str(cand.units)
+
+
+def session_pairs(sess: Session) -> dict[str, Any]:
+    """Noise correlations of a recorded session's units (0-500 ms counts, spike criteria)."""
+    return pair_correlations(sess.fano_counts(), sess.orientation, sess.contrast,
+                             spiking=True)
+
+
+def pooled_pairs(pairs_by_session: dict[int, dict[str, Any]], indices: Sequence[int],
+                 name: str = "r_sc") -> np.ndarray:
+    """Finite pair values ``name`` pooled over sessions ``indices``."""
+    if not pairs_by_session:
+        return np.array([])
+    v = np.concatenate([np.asarray(pairs_by_session[i][name], dtype=float) for i in indices])
+    return v[np.isfinite(v)]
+
+
+def _pair_columns(row: dict[str, Any], data_pairs: dict[int, dict[str, Any]],
+                  model_pairs: dict[int, dict[str, Any]], indices: Sequence[int],
+                  n_boot: int, seed: int) -> None:
+    notes = [row["notes"]] if row.get("notes") else []
+    for short, (name, bins) in PAIR_PROPERTIES.items():
+        d, m = pooled_pairs(data_pairs, indices, name), pooled_pairs(model_pairs, indices, name)
+        row[f"mean_{name}_data"] = float(d.mean()) if d.size else float("nan")
+        row[f"mean_{name}_model"] = float(m.mean()) if m.size else float("nan")
+        row[f"n_pairs_data_{name}"] = int(d.size)
+        row[f"n_pairs_model_{name}"] = int(m.size)
+        res = ks_compare(m, d, bins, n_bootstrap=n_boot, seed=seed)
+        row[f"ks_similarity_{short}"] = res["raw"]
+        row[f"ks_similarity_{short}_ceiling"] = res["ceiling"]
+        row[f"ks_similarity_{short}_ceiled"] = res["ceiled"]
+        if res["reason"]:
+            notes.append(f"ks_{short}: {res['reason']}")
+    row["notes"] = "; ".join(notes)
+
+
 def _ks_columns(row: dict[str, Any], data_vals: dict[str, np.ndarray],
                 model_vals: dict[str, np.ndarray], n_boot: int, seed: int) -> None:
     notes = []
@@ -511,7 +581,8 @@ def _base_row(cand: Candidate) -> dict[str, Any]:
             "contrast_gain": cand.fit["contrast_gain"]}
 
 
-def _session_rows(cand, data, per_session, data_props, model_props, n_boot, seed):
+def _session_rows(cand, data, per_session, data_props, model_props, n_boot, seed,
+                  data_pairs=None, model_pairs=None):
     rows = []
     for s in data:
         p = per_session[s.index]
@@ -520,18 +591,22 @@ def _session_rows(cand, data, per_session, data_props, model_props, n_boot, seed
                "predictivity_ceiled": p["ceiled"]}
         _ks_columns(row, gather(data_props, [s.index]), gather(model_props, [s.index]),
                     n_boot, seed)
+        _pair_columns(row, data_pairs or {}, model_pairs or {}, [s.index], n_boot, seed)
         rows.append(row)
     return rows
 
 
-def _summary_row(cand, data, per_session, data_props, model_props, n_boot, seed):
+def _summary_row(cand, data, per_session, data_props, model_props, n_boot, seed,
+                 data_pairs=None, model_pairs=None):
     idx = [s.index for s in data]
     row = {**_base_row(cand), "session": "all", "n_units": int(sum(s.n_units for s in data)),
            "predictivity_raw": nanmedian([per_session[i]["raw"] for i in idx]),
            "ceiling": nanmedian([per_session[i]["ceiling"] for i in idx]),
            "predictivity_ceiled": nanmedian([per_session[i]["ceiled"] for i in idx])}
     _ks_columns(row, gather(data_props, idx), gather(model_props, idx), n_boot, seed)
-    row["notes"] = ("medians over sessions (predictivity); KS on units pooled over sessions"
+    _pair_columns(row, data_pairs or {}, model_pairs or {}, idx, n_boot, seed)
+    row["notes"] = ("medians over sessions (predictivity); KS on units (pairs) pooled over "
+                    "sessions"
                     + ("; " + row["notes"] if row["notes"] else ""))
     return row
 

@@ -7,8 +7,10 @@ the end, so ``out`` holds either nothing new or the complete set:
     One row per candidate x session (plus ``session = all``: medians over sessions of the
     predictivity columns, KS on units pooled over sessions): ``model``, ``session``,
     ``n_units``, ``predictivity_raw``, ``ceiling``, ``predictivity_ceiled``, one
-    ``ks_similarity_<property>`` column per property (and ``_ceiling`` / ``_ceiled``), the
-    fitted ``ms_per_step``, ``delay_ms``, ``contrast_gain``.
+    ``ks_similarity_<property>`` column per property (and ``_ceiling`` / ``_ceiled``;
+    including ``contrast`` (contrast index), ``c50`` and the pair property ``r_sc``),
+    ``mean_r_sc_data`` / ``mean_r_sc_model`` and the numbers of pairs, the fitted
+    ``ms_per_step``, ``delay_ms``, ``contrast_gain``.
 ``units.csv``
     Per candidate and unit: cross-validated r and split-half reliability.
 ``fits.json``
@@ -16,10 +18,12 @@ the end, so ``out`` holds either nothing new or the complete set:
 ``summary.json``
     Per candidate: the median over sessions of the ceiled predictivity with a 95 %
     hierarchical bootstrap CI (:func:`scorecard`), the mean KS similarity over the
-    properties, the rank; plus the engine's ``results`` (assumptions, settings).
+    properties, the rank, the mean noise correlation r_sc over the candidate's pairs with a
+    95 % bootstrap CI over pairs (``noise_correlation``; the recorded one in
+    ``data_noise_correlation``); plus the engine's ``results`` (assumptions, settings).
 ``predictivity.png``, ``properties.png``
-    Ceiled predictivity per session with bootstrap CIs; property distributions, data vs each
-    candidate.
+    Ceiled predictivity per session with bootstrap CIs; property distributions (CV, Fano,
+    latency shift, contrast index, r_sc), data vs each candidate.
 """
 
 from __future__ import annotations
@@ -31,8 +35,8 @@ from typing import Any
 import numpy as np
 
 from .._files import atomic_directory
-from .protocol import PROPERTIES, REQUIRED_COLUMNS
-from .scores import ceiled, nanmedian
+from .protocol import PAIR_PROPERTIES, PROPERTIES, REQUIRED_COLUMNS
+from .scores import ceiled, mean_ci, nanmedian
 
 __all__ = ["check_out_dir", "scorecard", "write_outputs"]
 
@@ -69,8 +73,12 @@ def scorecard(comp: Any, *, n_bootstrap: int = 1000, seed: int = 0) -> list[dict
     candidate; per draw and session the ceiled score is recomputed from the units' median r
     and median split-half reliability (the per-unit approximation of the engine's fold
     aggregate), then the median over the drawn sessions. Candidates are ranked by the
-    point estimate (1 = best).
+    point estimate (1 = best). ``noise_correlation``: mean r_sc over the candidate's pairs
+    pooled over sessions with a 95 % percentile bootstrap CI over pairs
+    (:func:`~neurofond.compare.scores.mean_ci`), its KS similarity to the recorded pairs.
     """
+    from .engine import pooled_pairs
+
     rng = np.random.default_rng(seed)
     by: dict[str, dict[Any, tuple[np.ndarray, np.ndarray]]] = {}
     for row in comp.unit_rows:
@@ -104,6 +112,9 @@ def scorecard(comp: Any, *, n_bootstrap: int = 1000, seed: int = 0) -> list[dict
             "ks_properties": list(KS_MEAN),
             "n_sessions": len(sessions), "n_units": row["n_units"],
             "fit": {k: comp.fits[key][k] for k in ("ms_per_step", "delay_ms", "contrast_gain")},
+            "noise_correlation": _rsc_card(pooled_pairs(comp.model_pairs.get(key, {}),
+                                                        sessions), n_bootstrap, seed,
+                                           row.get("ks_similarity_r_sc")),
         })
     order = sorted(cards, key=lambda c: -(c["median_ceiled_predictivity"]
                                           if np.isfinite(c["median_ceiled_predictivity"])
@@ -111,6 +122,16 @@ def scorecard(comp: Any, *, n_bootstrap: int = 1000, seed: int = 0) -> list[dict
     for i, c in enumerate(order):
         c["rank"] = i + 1
     return order
+
+
+def _rsc_card(values: np.ndarray, n_bootstrap: int, seed: int,
+              ks: float | None = None) -> dict[str, Any]:
+    res = mean_ci(values, n_bootstrap=n_bootstrap, seed=seed)
+    out = {"mean_r_sc": res["mean"], "ci95": res["ci95"], "sem": res["sem"],
+           "n_pairs": res["n"]}
+    if ks is not None:
+        out["ks_similarity_r_sc"] = ks
+    return out
 
 
 def write_outputs(comp: Any, out: str | os.PathLike, *, overwrite: bool = False,
@@ -134,8 +155,13 @@ def write_outputs(comp: Any, out: str | os.PathLike, *, overwrite: bool = False,
         write_csv(tmp / "fit_grid.csv", comp.grid_rows)
         write_json(tmp / "fits.json", comp.fits)
         cards = scorecard(comp, n_bootstrap=n_bootstrap, seed=seed)
+        from .engine import pooled_pairs
+
+        data_rsc = _rsc_card(pooled_pairs(comp.data_pairs, [s.index for s in comp.sessions]),
+                             n_bootstrap, seed)
         summary = {"candidates": cards, "winner": cards[0]["model"] if cards else None,
                    "criterion": "median over sessions of predictivity_ceiled",
+                   "data_noise_correlation": data_rsc,
                    "results": comp.results, **(extra or {})}
         write_json(tmp / "summary.json", summary)
         if figures:
@@ -183,26 +209,32 @@ def _figure_predictivity(comp, cards, path: Path, seed: int) -> Path:
 def _figure_properties(comp, path: Path) -> Path:
     from .._files import save_figure
     from .._scripts import pyplot
-    from .engine import gather
+    from .engine import gather, pooled_pairs
 
     plt = pyplot()
     idx = [s.index for s in comp.sessions]
     d = gather(comp.data_props, idx)
-    shown = list(KS_MEAN)
+    shown = [*KS_MEAN, "contrast", *PAIR_PROPERTIES]
     fig, axes = plt.subplots(1, len(shown), figsize=(4.5 * len(shown), 3.6))
     for ax, short in zip(np.atleast_1d(axes), shown):
-        prop, bins = PROPERTIES[short]
-        dv = d[prop][np.isfinite(d[prop])]
+        pair = short in PAIR_PROPERTIES
+        prop, bins = PAIR_PROPERTIES[short] if pair else PROPERTIES[short]
+        dv = pooled_pairs(comp.data_pairs, idx, prop) if pair else d[prop]
+        dv = dv[np.isfinite(dv)]
         if dv.size:
             ax.hist(np.clip(dv, bins[0], bins[-1]), bins=bins, density=True, color="0.6",
                     alpha=0.6, label=f"data (n={dv.size})")
         for j, key in enumerate(comp.model_props):
-            mv = gather(comp.model_props[key], idx)[prop]
+            mv = (pooled_pairs(comp.model_pairs.get(key, {}), idx, prop) if pair
+                  else gather(comp.model_props[key], idx)[prop])
             mv = mv[np.isfinite(mv)]
             if mv.size:
                 h, _ = np.histogram(np.clip(mv, bins[0], bins[-1]), bins=bins, density=True)
                 ax.stairs(h, bins, color=f"C{j % 10}", lw=1.5, label=f"{key} (n={mv.size})")
-        ax.set_title(prop, fontsize=9)
-        ax.legend(fontsize=6)
+        ax.set_title(prop + (" (pairs)" if pair else ""), fontsize=9)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=6)
+        else:
+            ax.text(0.5, 0.5, "no values", ha="center", va="center", transform=ax.transAxes)
     fig.tight_layout()
     return save_figure(fig, path)

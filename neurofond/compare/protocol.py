@@ -57,4 +57,16 @@ PROPERTIES = {
     "osi": ("osi", np.linspace(0.0, 1.0, 11)),
     "bandwidth": ("bandwidth", np.linspace(0.0, 90.0, 10)),
     "onset_high": ("onset_high_ms", np.arange(0.0, 301.0, 20.0)),
+    "contrast": ("contrast_index", np.linspace(-1.0, 1.0, 21)),
+    "c50": ("c50", np.linspace(0.0, 1.0, 11)),
 }
+#: Fewest distinct contrasts for a Naka-Rushton fit (``c50``; fewer: NaN).
+C50_MIN_CONTRASTS = 4
+#: Noise correlations (per session, within-session pairs; the 0-500 ms counts of the Fano
+#: window): r_sc criteria of :func:`neurofond.analysis.correlations.noise_correlations`, as in
+#: ``analyses/correlations.py`` and the survey. The rate criterion applies to spike counts
+#: only (activations of Gaussian-family candidates: 0, as in the survey).
+RSC_MIN_TRIALS = 10
+RSC_MIN_RATE_HZ = 1.0
+#: pair property -> (column suffix, histogram bins of the KS similarity).
+PAIR_PROPERTIES = {"r_sc": ("r_sc", np.linspace(-1.0, 1.0, 41))}

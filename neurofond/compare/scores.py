@@ -12,16 +12,19 @@ import numpy as np
 
 from .protocol import (
     BASELINE_WINDOW_MS,
+    C50_MIN_CONTRASTS,
     FANO_MIN_COUNT,
     FANO_WINDOW_MS,
     LATENCY,
     LATENCY_SEARCH_MS,
     MIN_VALUES,
+    RSC_MIN_RATE_HZ,
+    RSC_MIN_TRIALS,
     TUNING_WINDOW_MS,
 )
 
-__all__ = ["ceiled", "ks_compare", "n_folds_of", "nanmedian", "predictivity",
-           "responsive_values", "unit_properties"]
+__all__ = ["ceiled", "contrast_measures", "ks_compare", "mean_ci", "n_folds_of", "nanmedian",
+           "pair_correlations", "predictivity", "responsive_values", "unit_properties"]
 
 
 def predictivity(features: np.ndarray, targets: np.ndarray, contrast: np.ndarray, *,
@@ -134,6 +137,7 @@ def unit_properties(resp, fano_counts: np.ndarray, *, threshold_hz: float) -> di
     levels = np.asarray(curve["orientation"].values, dtype=float)
     pref = levels[np.argmax(curve.values, axis=0)]
     n = vals.shape[2]
+    cindex, c50 = contrast_measures(evoked, base, ori, con, pref)
     lo_on, hi_on = np.full(n, np.nan), np.full(n, np.nan)
     for j in range(n):
         for c, dest in ((c_lo, lo_on), (c_hi, hi_on)):
@@ -152,7 +156,146 @@ def unit_properties(resp, fano_counts: np.ndarray, *, threshold_hz: float) -> di
         "onset_low_ms": lo_on,
         "onset_high_ms": hi_on,
         "latency_shift_ms": lo_on - hi_on,
+        "contrast_index": cindex,
+        "c50": c50,
     }
+
+
+def contrast_measures(evoked: np.ndarray, base: np.ndarray, ori: np.ndarray, con: np.ndarray,
+                      pref: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Contrast response at the preferred orientation: a two-contrast index and the c50.
+
+    Parameters
+    ----------
+    evoked : ndarray (stimulus, neuron)
+        Trial-averaged rate in the tuning window (spikes/s or activation/s).
+    base : ndarray (neuron,)
+        Baseline rate (pre-onset window).
+    ori, con : ndarray (stimulus,)
+        Orientation (deg) and contrast (fraction) of each condition.
+    pref : ndarray (neuron,)
+        Preferred orientation (of the highest-contrast tuning curve).
+
+    Returns
+    -------
+    contrast_index : ndarray (neuron,)
+        ``(R_high - R_low) / (R_high + R_low)`` with ``R_c = max(rate(pref, c) - baseline,
+        0)`` at the highest and lowest contrast shown: 0 = contrast-invariant (saturated)
+        response, 1 = no evoked response at the low contrast, < 0 = a larger response at the
+        low contrast. NaN with a single contrast or when both R are 0. With two contrasts
+        only (the Ecker 2010 static release) it is what the contrast-response function
+        (Albrecht & Hamilton 1982 J Neurophysiol 48:217; Sclar, Maunsell & Lennie 1990
+        Vision Res 30:1) allows to measure; it is a normalised difference of the two points
+        of that function, in the form of the usual modulation indices.
+    c50 : ndarray (neuron,)
+        Semi-saturation contrast of a Naka-Rushton fit
+        (:func:`neurofond.analysis.fit_naka_rushton`; Naka & Rushton 1966) of the
+        preferred-orientation rates over all contrasts; only with at least
+        :data:`~neurofond.compare.protocol.C50_MIN_CONTRASTS` distinct contrasts, and NaN
+        where the fit is flagged (not converged, at a bound, or c50 outside the tested
+        contrasts).
+    """
+    levels = np.unique(con)
+    n = evoked.shape[1]
+    cindex, c50 = np.full(n, np.nan), np.full(n, np.nan)
+    if levels.size < 2:
+        return cindex, c50
+    # y[c, j]: mean rate of neuron j at its preferred orientation and contrast c
+    y = np.full((levels.size, n), np.nan)
+    for j in range(n):
+        at_pref = np.isclose(ori, pref[j])
+        for k, c in enumerate(levels):
+            idx = np.flatnonzero(at_pref & np.isclose(con, c))
+            if idx.size:
+                y[k, j] = np.nanmean(evoked[idx, j])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hi = np.clip(y[-1] - base, 0.0, None)
+        lo = np.clip(y[0] - base, 0.0, None)
+        total = hi + lo
+        cindex = np.where(total > 0, (hi - lo) / np.where(total > 0, total, 1.0), np.nan)
+    if levels.size >= C50_MIN_CONTRASTS:
+        from neurofond.analysis.contrast import fit_naka_rushton
+
+        fit = fit_naka_rushton(levels, y)
+        ok = ~np.asarray(fit["flagged"].values, dtype=bool)
+        c50 = np.where(ok, np.asarray(fit["c50"].values, dtype=float), np.nan)
+    return cindex, c50
+
+
+def pair_correlations(counts: np.ndarray, orientation: np.ndarray, contrast: np.ndarray, *,
+                      spiking: bool) -> dict[str, Any]:
+    """Noise correlations r_sc of every pair of neurons recorded / simulated together.
+
+    Parameters
+    ----------
+    counts : ndarray (trial, stimulus, neuron)
+        Counts in the Fano window (0-500 ms re onset; NaN = missing trial), or summed
+        activations for candidates without spikes.
+    orientation, contrast : ndarray (stimulus,)
+        The conditions.
+    spiking : bool
+        Spike counts: the rate criterion (:data:`~neurofond.compare.protocol.RSC_MIN_RATE_HZ`)
+        applies. Activations (Gaussian-family VAEs): no rate criterion (``min_rate_hz`` 0,
+        as in the survey; r_sc is invariant to per-neuron affine rescaling).
+
+    Returns
+    -------
+    dict
+        ``r_sc`` (distinct pairs i < j, NaN where excluded), ``exclusion`` (code per pair,
+        :data:`neurofond.analysis.correlations.EXCLUSION_CODES`), ``i`` and ``j``,
+        ``min_trials`` and ``min_rate_hz`` used.
+
+    Notes
+    -----
+    :func:`neurofond.analysis.correlations.noise_correlations` on these counts (the same
+    call on data and models): Pearson correlation of the counts across repeats of a
+    condition, averaged over the conditions where both neurons have >= ``min_trials``
+    trials and the rate criterion (trial-weighted). Zohary, Shadlen & Newsome 1994 Nature
+    370:140; Ecker et al. 2010 Science 327:584.
+    """
+    from neurofond.analysis.correlations import noise_correlations
+    from neurofond.responses import make_responses
+
+    width = FANO_WINDOW_MS[1] - FANO_WINDOW_MS[0]
+    kw: dict[str, Any] = {} if spiking else {"units": "activation per window", "signed": True}
+    resp = make_responses(np.asarray(counts, dtype=np.float64)[..., None], bin_ms=width,
+                          stimulus_coords={"orientation": orientation, "contrast": contrast},
+                          time_start_ms=FANO_WINDOW_MS[0], allow_nan=True, **kw)
+    rate = RSC_MIN_RATE_HZ if spiking else 0.0
+    nc = noise_correlations(resp, FANO_WINDOW_MS, min_trials=RSC_MIN_TRIALS, min_rate_hz=rate)
+    iu = np.triu_indices(resp.sizes["neuron"], k=1)
+    return {"r_sc": np.asarray(nc["r_sc"].values, dtype=float)[iu],
+            "exclusion": np.asarray(nc["exclusion"].values)[iu], "i": iu[0], "j": iu[1],
+            "min_trials": RSC_MIN_TRIALS, "min_rate_hz": rate}
+
+
+def mean_ci(values: np.ndarray, *, n_bootstrap: int, seed: int,
+            grid: float = 1e-4, exact_max: int = 50_000) -> dict[str, Any]:
+    """Mean of the finite values with a 95 % percentile bootstrap CI (resampling values).
+
+    Above ``exact_max`` values (the model's pairs: up to ~10^6) the resampling draws bin
+    counts of the values on a ``grid`` (multinomial, equivalent to resampling the values
+    rounded to the grid: the CI is off by at most ``grid / 2``); the mean is exact.
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    out: dict[str, Any] = {"mean": float(v.mean()) if v.size else float("nan"),
+                           "sem": (float(v.std(ddof=1) / np.sqrt(v.size)) if v.size > 1
+                                   else float("nan")),
+                           "n": int(v.size), "ci95": [None, None]}
+    if v.size < 2 or n_bootstrap < 1:
+        return out
+    rng = np.random.default_rng(seed)
+    if v.size <= exact_max:
+        chunk = max(1, 2_000_000 // v.size)
+        boot = np.concatenate([v[rng.integers(0, v.size, (min(chunk, n_bootstrap - a), v.size))
+                                 ].mean(1) for a in range(0, n_bootstrap, chunk)])
+    else:
+        centers, counts = np.unique(np.round(v / grid) * grid, return_counts=True)
+        draws = rng.multinomial(v.size, counts / v.size, size=n_bootstrap)
+        boot = draws @ centers / v.size
+    out["ci95"] = [float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))]
+    return out
 
 
 def ks_compare(model_vals: np.ndarray, data_vals: np.ndarray, bins: np.ndarray, *,
