@@ -241,8 +241,9 @@ def pair_correlations(counts: np.ndarray, orientation: np.ndarray, contrast: np.
     Returns
     -------
     dict
-        ``r_sc`` (distinct pairs i < j, NaN where excluded), ``exclusion`` (code per pair,
-        :data:`neurofond.analysis.correlations.EXCLUSION_CODES`), ``i`` and ``j``,
+        ``r_sc`` (distinct pairs i < j in ``numpy.triu_indices(n_neurons, 1)`` order, NaN
+        where excluded), ``exclusion`` (code per pair,
+        :data:`neurofond.analysis.correlations.EXCLUSION_CODES`), ``n_neurons``,
         ``min_trials`` and ``min_rate_hz`` used.
 
     Notes
@@ -265,7 +266,8 @@ def pair_correlations(counts: np.ndarray, orientation: np.ndarray, contrast: np.
     nc = noise_correlations(resp, FANO_WINDOW_MS, min_trials=RSC_MIN_TRIALS, min_rate_hz=rate)
     iu = np.triu_indices(resp.sizes["neuron"], k=1)
     return {"r_sc": np.asarray(nc["r_sc"].values, dtype=float)[iu],
-            "exclusion": np.asarray(nc["exclusion"].values)[iu], "i": iu[0], "j": iu[1],
+            "exclusion": np.asarray(nc["exclusion"].values)[iu],
+            "n_neurons": int(resp.sizes["neuron"]),
             "min_trials": RSC_MIN_TRIALS, "min_rate_hz": rate}
 
 
