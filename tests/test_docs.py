@@ -10,7 +10,16 @@
 - Every line of a ``bash`` block in README.md and docs/ that calls ``neurofond`` (or
   ``.venv/bin/neurofond``) is parsed by :func:`neurofond.cli.build_parser` (a ``...`` token
   stands for elided arguments and is dropped); the cheap ones are executed (help, listings,
-  dataset cards, and ``train``/``evaluate`` with tiny sizes appended).
+  dataset cards, and ``train``/``evaluate`` with tiny sizes appended). An inline-code
+  ``neurofond <subcommand> ...`` names a subcommand and options that exist.
+- Every ``python analyses|scripts|benchmarks/<script>.py ...`` call (bash blocks and inline
+  code, env prefixes and ``.venv/bin/`` allowed) names an existing script whose
+  ``build_parser()`` accepts the documented arguments (the script is imported, its ``main`` is
+  not run); every other command that names a repository file (``bash setup.sh``, ``.ci/run``,
+  ``pip -c constraints.txt``) names one that exists. Failures name the page and line.
+- Every ``python`` block of the other docs/ pages compiles, and what it imports from
+  ``neurofond`` (or a script), the attributes it takes of those names and the keyword arguments
+  it passes them exist; blocks marked ``<!-- docs-run -->`` on the line before the fence run.
 - ``mkdocs build --strict`` succeeds (warnings are errors).
 
 After a deliberate change of a tutorial's output, refresh the pages' output blocks and figures:
@@ -19,6 +28,7 @@ After a deliberate change of a tutorial's output, refresh the pages' output bloc
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -366,6 +376,445 @@ def test_cheap_documented_commands_run(tmp_path):
     failures = [f"{page.relative_to(REPO)}: neurofond {shlex.join(argv)}\n{err}"
                 for (page, argv), (rc, err) in zip(commands, results, strict=True) if rc != 0]
     assert not failures, "\n\n".join(failures)
+
+
+# ---------------------------------------------------------------- scripts, files and doc code
+SCRIPT_DIRS = ("analyses", "scripts", "benchmarks")
+_ASSIGN = re.compile(r"^[A-Za-z_]\w*=")
+_PYTHON = re.compile(r"^(?:\S*/)?python(?:3(?:\.\d+)?)?$")
+_OPERATORS = {"&&", "||", ";", "|", "&", "(", ")", ";;"}
+_INLINE = re.compile(r"(?<!`)`([^`]+)`(?!`)")
+_RUN = re.compile(r"<!--\s*docs-run(?:\s+needs-data:\s*([\w-]+))?\s*-->")
+
+
+def _split_commands(text: str) -> list[list[str]]:
+    """The simple commands of a shell line (``&&``, ``;``, ``|`` split; comments and
+    redirections dropped); a line shlex cannot split gives no command."""
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        tokens = list(lexer)
+    except ValueError:
+        return []
+    commands, current, skip = [], [], False
+    for tok in tokens:
+        if tok in _OPERATORS:
+            commands.append(current)
+            current = []
+        elif skip:
+            skip = False
+        elif tok and tok[0] in "<>" or tok in ("2>", "2>&1"):
+            skip = tok in ("<", ">", ">>", "2>")
+        else:
+            current.append(tok)
+    commands.append(current)
+    return [c for c in commands if c]
+
+
+def _without_fences(text: str) -> str:
+    """The page with the lines of its fenced blocks blanked (line numbers kept)."""
+    lines = text.split("\n")
+    for b in fenced_blocks(text):
+        lines[b.start:b.end + 1] = [""] * (b.end + 1 - b.start)
+    return "\n".join(lines)
+
+
+def shell_commands(page: Path) -> list[tuple[int, str, list[str]]]:
+    """(line, source, argv) of every command in the bash blocks and inline code of a page.
+
+    Continued lines (``\\``) are joined; inline code counts when it starts a command
+    (``python X.py``, ``bash X``, a path such as ``.ci/run``; env assignments allowed first).
+    """
+    text = page.read_text()
+    out = []
+    for block in fenced_blocks(text):
+        if block.lang not in ("bash", "sh", "console", "shell"):
+            continue
+        joined, first = "", None
+        for k, line in enumerate(block.code.split("\n")):
+            first = block.start + 2 + k if first is None else first
+            if line.rstrip().endswith("\\"):
+                joined += line.rstrip()[:-1] + " "
+                continue
+            for argv in _split_commands(joined + line):
+                out.append((first, "bash", argv))
+            joined, first = "", None
+    prose = _without_fences(text)
+    for m in _INLINE.finditer(prose):
+        span = " ".join(m[1].split())
+        if "\n\n" in m[1] or not span:
+            continue
+        line = prose.count("\n", 0, m.start()) + 1
+        for argv in _split_commands(span):
+            words = [w for w in argv if not _ASSIGN.match(w)]
+            if words and (_PYTHON.match(words[0]) or words[0] in ("bash", "sh")
+                          or "/" in words[0] and len(words) > 1):
+                out.append((line, "inline", argv))
+    return out
+
+
+def _doc_pages() -> list[Path]:
+    return [REPO / "README.md", *sorted(DOCS.rglob("*.md"))]
+
+
+SHELL = [(page, *cmd) for page in _doc_pages() for cmd in shell_commands(page)]
+
+
+def _repo_path(word: str) -> Path | None:
+    """The repository file a command word names (None: not a path into this repository)."""
+    if word.startswith(("/", "~", "$", "-", ".venv/")) or "/" not in word and not re.search(
+            r"\.(py|sh|txt|toml)$", word):
+        return None
+    path = Path(word)
+    top = path.parts[0] if path.parts[0] != "." else (path.parts[1:] or ("",))[0]
+    return REPO / path if top in _tracked_tops() else None
+
+
+@functools.cache
+def _tracked_tops() -> set[str]:
+    """The top-level entries of the repository (git; outside a checkout: what is on disk)."""
+    try:
+        files = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True,
+                               check=True).stdout.split("\n")
+    except (OSError, subprocess.CalledProcessError):
+        files = []
+    tops = {f.split("/")[0] for f in files if f}
+    return tops or {p.name for p in REPO.iterdir() if p.name not in ("results", "runs")}
+
+
+def script_calls(shell=None) -> tuple[list[tuple[str, Path, list[str]]], list[str]]:
+    """(where, script, argv) of each documented ``python <dir>/<script>.py`` call (of
+    ``shell``, default: all pages), and the problems found on the way (a named repository file
+    that does not exist)."""
+    calls, problems = [], []
+    for page, line, _, argv in SHELL if shell is None else shell:
+        where = f"{page.relative_to(REPO) if page.is_relative_to(REPO) else page}:{line}"
+        words = [w for w in argv if not _ASSIGN.match(w)]
+        if not words:
+            continue
+        if _PYTHON.match(words[0]):
+            rest = words[1:]
+            while rest and rest[0].startswith("-") and rest[0] not in ("-m", "-c"):
+                rest = rest[1:]  # interpreter options such as -u, -X
+            if not rest or rest[0] in ("-m", "-c") or not rest[0].endswith(".py"):
+                continue
+            target = _repo_path(rest[0])
+            if target is None:
+                continue  # the reader's own file
+            if not target.is_file():
+                problems.append(f"{where}: {rest[0]} does not exist")
+            elif target.parent.name in SCRIPT_DIRS and target.parent.parent == REPO:
+                calls.append((where, target, [w for w in rest[1:] if w != "..."]))
+        elif words[0] in ("bash", "sh", "source", "."):
+            files = [w for w in words[1:] if not w.startswith("-")]
+            target = _repo_path(files[0]) if files else None
+            if target is not None and not target.is_file():
+                problems.append(f"{where}: {words[0]} {files[0]}: no such file")
+        elif words[0] == "pip" or words[0].endswith("/pip"):
+            for flag, value in zip(words, words[1:]):
+                if flag in ("-c", "-r", "--constraint", "--requirement"):
+                    target = _repo_path(value)
+                    if target is not None and not target.is_file():
+                        problems.append(f"{where}: pip {flag} {value}: no such file")
+        else:
+            target = _repo_path(words[0])
+            if target is not None and not target.is_file():
+                problems.append(f"{where}: {words[0]}: no such file")
+    return calls, problems
+
+
+def load_script(path: Path):
+    """A thin script as a module, imported without running its ``main``."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_docs_script_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    saved = dict(os.environ)  # some scripts set OMP_WAIT_POLICY on import
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+    return module
+
+
+def script_argv_errors(calls) -> list[str]:
+    """The documented script calls whose script's ``build_parser()`` rejects the arguments."""
+    import contextlib
+    import io
+
+    errors, modules = [], {}
+    for where, path, argv in calls:
+        if path not in modules:
+            modules[path] = load_script(path)
+        build = getattr(modules[path], "build_parser", None)
+        if build is None:
+            errors.append(f"{where}: {path.relative_to(REPO)} has no build_parser()")
+            continue
+        err = io.StringIO()
+        try:
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+                build().parse_args(argv)
+        except SystemExit as exc:
+            if exc.code not in (0, None):
+                message = err.getvalue().strip().splitlines()[-1:] or [""]
+                errors.append(f"{where}: python {path.relative_to(REPO)} {shlex.join(argv)}"
+                              f"\n    {message[0]}")
+    return errors
+
+
+def test_documented_scripts_and_files_exist_and_parse():
+    calls, problems = script_calls()
+    assert len(calls) >= 20, calls
+    assert {p.parent.name for _, p, _ in calls} == set(SCRIPT_DIRS)
+    problems += script_argv_errors(calls)
+    assert not problems, "stale commands in the docs:\n" + "\n".join(problems)
+
+
+def test_every_script_has_a_parser():
+    for folder in SCRIPT_DIRS:
+        for path in sorted((REPO / folder).glob("*.py")):
+            usage = load_script(path).build_parser().format_usage()
+            assert usage.startswith("usage: "), path
+
+
+def test_script_and_file_checks_catch_stale_commands(tmp_path):
+    cmds = [argv for _, _, argv in shell_commands(_fake_page(tmp_path))]
+    assert cmds == [["OMP_NUM_THREADS=1", ".venv/bin/python", "analyses/convergence.py",
+                     "--steps", "3", "--bogus"],
+                    ["bash", "setup.sh"], ["python", "analyses/gone.py", "--out", "x"],
+                    [".ci/nothing"],
+                    ["python", "analyses/dictionary.py", "--n-starts", "2", "--full"],
+                    ["bash", "benchmarks/nothing.sh"]]
+    calls, problems = script_calls([(tmp_path / "page.md", 1, "", a) for a in cmds])
+    assert [c[2] for c in calls] == [["--steps", "3", "--bogus"], ["--n-starts", "2", "--full"]]
+    assert problems == [f"{tmp_path / 'page.md'}:1: {w}" for w in (
+        "analyses/gone.py does not exist", ".ci/nothing: no such file",
+        "bash benchmarks/nothing.sh: no such file")], problems
+    where = str(tmp_path / "page.md")
+    errors = script_argv_errors([(where, REPO / "analyses" / "convergence.py",
+                                  ["--steps", "3", "--bogus"]),
+                                 (where, REPO / "analyses" / "dictionary.py",
+                                  ["--n-starts", "2", "--full"])])
+    assert len(errors) == 1 and "unrecognized arguments: --bogus" in errors[0], errors
+    assert errors[0].startswith(where + ": python analyses/convergence.py")
+    assert _repo_path("setup.sh") == REPO / "setup.sh" and _repo_path("results/x") is None
+    assert _repo_path(".ci/nothing") == REPO / ".ci" / "nothing"
+    assert _split_commands("a 1 && b 'x y' > out.txt; c # d") == [["a", "1"], ["b", "x y"],
+                                                                  ["c"]]
+
+
+def _fake_page(tmp_path: Path) -> Path:
+    page = tmp_path / "page.md"
+    page.write_text("x\n```bash\nOMP_NUM_THREADS=1 .venv/bin/python analyses/convergence.py \\\n"
+                    "    --steps 3 --bogus   # c\nbash setup.sh && python analyses/gone.py --out x"
+                    "\n.ci/nothing\n```\nrun `python analyses/dictionary.py --n-starts 2\n"
+                    "--full` or `bash benchmarks/nothing.sh`; `results/out.json`, `x = 1`.\n")
+    return page
+
+
+def inline_cli_mentions() -> list[tuple[str, list[str]]]:
+    """(where, words) of each inline-code ``neurofond <subcommand> ...`` in README and docs."""
+    out = []
+    for page in _doc_pages():
+        prose = _without_fences(page.read_text())
+        for m in _INLINE.finditer(prose):
+            words = m[1].split()
+            if len(words) > 1 and words[0] in ("neurofond", ".venv/bin/neurofond"):
+                line = prose.count("\n", 0, m.start()) + 1
+                try:
+                    words = shlex.split(" ".join(words[1:]))
+                except ValueError:
+                    pass
+                out.append((f"{page.relative_to(REPO)}:{line}", words))
+    return out
+
+
+def cli_mention_problems(mentions) -> list[str]:
+    """Inline mentions name a subcommand that exists and only options it has (prose may leave
+    out required arguments and write ``a|b`` alternatives or ``[--option VALUE]``)."""
+    import argparse
+
+    from neurofond.cli import build_parser
+
+    problems = []
+    for where, words in mentions:
+        parser, rest = build_parser(), list(words)
+        while rest:
+            sub = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+            if not sub or rest[0].startswith("-"):
+                break
+            names = rest.pop(0).split("|")
+            unknown = [n for n in names if n not in sub[0].choices]
+            if unknown:
+                problems.append(f"{where}: neurofond {shlex.join(words)}: no subcommand "
+                                f"{unknown[0]!r}")
+                parser = None
+                break
+            parser = sub[0].choices[names[0]]
+        for word in rest if parser is not None else ():
+            option = word.strip("[]").split("=")[0]
+            if option.startswith("-") and option not in ("-", "--") and \
+                    option not in parser._option_string_actions:
+                problems.append(f"{where}: neurofond {shlex.join(words)}: no option {option}")
+    return problems
+
+
+def test_inline_cli_mentions_name_existing_subcommands_and_options():
+    mentions = inline_cli_mentions()
+    assert len(mentions) >= 20, mentions
+    problems = cli_mention_problems(mentions)
+    assert not problems, "stale neurofond mentions in the docs:\n" + "\n".join(problems)
+    caught = cli_mention_problems([("p.md:1", ["datasets", "list|infos"]),
+                                   ("p.md:2", ["compare", "[--models", "...]", "--bogus"]),
+                                   ("p.md:3", ["evaluate", "--device", "cuda"])])
+    assert caught == ["p.md:1: neurofond datasets 'list|infos': no subcommand 'infos'",
+                      "p.md:2: neurofond compare '[--models' '...]' --bogus: no option --bogus"]
+
+def doc_python_blocks() -> list[tuple[Path, Block, bool]]:
+    """(page, block, run) of every python block of docs/ outside the tutorials; ``run``: the
+    line before the fence is ``<!-- docs-run -->`` (cheap: executed, in page order), or
+    ``<!-- docs-run needs-data: <dataset> -->`` (skipped when the dataset is absent)."""
+    out = []
+    for page in sorted(DOCS.rglob("*.md")):
+        if page.parent.name == "tutorials":
+            continue  # executed in full by test_tutorial_runs_and_shows_its_outputs
+        text = page.read_text()
+        lines = text.split("\n")
+        for b in fenced_blocks(text):
+            if b.lang == "python":
+                out.append((page, b, b.start > 0 and bool(_RUN.search(lines[b.start - 1]))))
+    return out
+
+
+_MISSING = object()
+
+
+def stale_names(code: str, label: str) -> list[str]:
+    """What a doc block names that does not exist: a ``neurofond`` module or name it imports
+    (also a script imported from analyses/, scripts/, benchmarks/), an attribute of an
+    imported name, or a keyword argument the called function does not take."""
+    import ast
+    import importlib
+    import inspect
+
+    tree = ast.parse(code)
+    env, problems = {}, []
+
+    def module(name: str, line: int):
+        try:
+            return importlib.import_module(name)
+        except ImportError as exc:
+            problems.append(f"{label}, line {line}: import {name}: {exc}")
+            return _MISSING
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module and \
+                node.module.split(".")[0] == "neurofond":
+            mod = module(node.module, node.lineno)
+            for alias in node.names:
+                if mod is _MISSING or alias.name == "*":
+                    continue
+                value = getattr(mod, alias.name, _MISSING)
+                if value is _MISSING:
+                    value = module(f"{node.module}.{alias.name}", node.lineno)
+                env[alias.asname or alias.name] = value
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                top = alias.name.split(".")[0]
+                scripts = [REPO / d / f"{top}.py" for d in SCRIPT_DIRS]
+                if top == "neurofond":
+                    mod = module(alias.name, node.lineno)
+                    env[alias.asname or top] = mod if alias.asname else module(top, 0)
+                elif any(p.is_file() for p in scripts):
+                    env[alias.asname or top] = load_script(next(p for p in scripts
+                                                                if p.is_file()))
+    env = {k: v for k, v in env.items() if v is not _MISSING}
+
+    def resolve(node):
+        if isinstance(node, ast.Name):
+            return env.get(node.id, _MISSING)
+        if isinstance(node, ast.Attribute):
+            owner = resolve(node.value)
+            if owner is _MISSING:
+                return _MISSING
+            value = getattr(owner, node.attr, _MISSING)
+            if value is _MISSING:
+                problems.append(f"{label}, line {node.lineno}: {ast.unparse(node)}: "
+                                f"{getattr(owner, '__name__', owner)!s} has no {node.attr!r}")
+            return value
+        return _MISSING
+
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.ctx, ast.Load):
+            resolve(node)  # the same missing attribute reported once (set below)
+        if not isinstance(node, ast.Call):
+            continue
+        func = resolve(node.func)
+        try:
+            params = inspect.signature(func).parameters if callable(func) else None
+        except (TypeError, ValueError):
+            params = None
+        if not params or any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            continue
+        for kw in node.keywords:
+            if kw.arg is not None and kw.arg not in params:
+                problems.append(f"{label}, line {node.lineno}: {ast.unparse(node.func)}() takes"
+                                f" no argument {kw.arg!r}")
+    return sorted(set(problems))
+
+
+DOC_PYTHON = doc_python_blocks()
+
+
+def test_doc_python_blocks_compile_and_name_what_exists():
+    assert len(DOC_PYTHON) >= 8, DOC_PYTHON
+    problems = []
+    for page, block, _ in DOC_PYTHON:
+        label = f"{page.relative_to(REPO)}:{block.start + 1}"
+        try:
+            compile(block.code, label, "exec")
+        except SyntaxError as exc:
+            problems.append(f"{label}: {exc}")
+            continue
+        problems += stale_names(block.code, label)
+    assert not problems, "stale python in the docs:\n" + "\n".join(problems)
+
+
+def test_stale_name_check_catches_changes():
+    code = ("from neurofond.responses import Window, select_stimuli, gone_name\n"
+            "from neurofond import compare\nimport neurofond.nothing\nimport convergence\n"
+            "Window(0, 500, bogus=1)\ncompare.no_such(1)\n"
+            "convergence.run('x', steps=3)\nconvergence.run('x', stepz=3)\n"
+            "select_stimuli(resp, orientation=90)\n")
+    found = stale_names(code, "page.md:1")
+    assert any("gone_name" in p for p in found), found
+    assert any("import neurofond.nothing" in p for p in found), found
+    assert any("line 5" in p and "'bogus'" in p for p in found), found
+    assert any("line 6" in p and "'no_such'" in p for p in found), found
+    assert any("line 8" in p and "'stepz'" in p for p in found), found
+    assert len(found) == 5, found  # select_stimuli(orientation=...) goes to **params
+
+
+@pytest.mark.parametrize("page", sorted({p for p, _, run in DOC_PYTHON if run}),
+                         ids=lambda p: p.stem)
+def test_marked_doc_python_blocks_run(page, tmp_path):
+    """The ``<!-- docs-run -->`` blocks of a page run in page order, from a folder that sees
+    the repository's analyses/, scripts/ and benchmarks/ as a checkout does."""
+    lines = page.read_text().split("\n")
+    marked = [block for where, block, run in DOC_PYTHON if where == page and run]
+    for block in marked:
+        name = _RUN.search(lines[block.start - 1])[1]
+        if name:
+            from neurofond.datasets import dataset_path
+
+            try:
+                dataset_path(name)
+            except FileNotFoundError as exc:
+                pytest.skip(f"{page.name}:{block.start + 1} needs dataset {name!r}: {exc}")
+    for folder in SCRIPT_DIRS:
+        (tmp_path / folder).symlink_to(REPO / folder, target_is_directory=True)
+    run_blocks([block.code for block in marked], tmp_path, page.name)
 
 
 # ---------------------------------------------------------------- the site
