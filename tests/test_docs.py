@@ -496,7 +496,15 @@ def script_calls(shell=None) -> tuple[list[tuple[str, Path, list[str]]], list[st
             rest = words[1:]
             while rest and rest[0].startswith("-") and rest[0] not in ("-m", "-c"):
                 rest = rest[1:]  # interpreter options such as -u, -X
-            if not rest or rest[0] in ("-m", "-c") or not rest[0].endswith(".py"):
+            if rest[:1] == ["-c"] and len(rest) > 1:  # inline code: compiles, names exist
+                try:
+                    compile(rest[1], where, "exec")
+                except SyntaxError as exc:
+                    problems.append(f"{where}: python -c: {exc}")
+                else:
+                    problems += stale_names(rest[1], where)
+                continue
+            if not rest or rest[0] == "-m" or not rest[0].endswith(".py"):
                 continue
             target = _repo_path(rest[0])
             if target is None:
@@ -584,13 +592,16 @@ def test_script_and_file_checks_catch_stale_commands(tmp_path):
                      "--steps", "3", "--bogus"],
                     ["bash", "setup.sh"], ["python", "analyses/gone.py", "--out", "x"],
                     [".ci/nothing"],
+                    ["python", "-c", "from neurofond.responses import Windoe"],
                     ["python", "analyses/dictionary.py", "--n-starts", "2", "--full"],
                     ["bash", "benchmarks/nothing.sh"]]
     calls, problems = script_calls([(tmp_path / "page.md", 1, "", a) for a in cmds])
     assert [c[2] for c in calls] == [["--steps", "3", "--bogus"], ["--n-starts", "2", "--full"]]
     assert problems == [f"{tmp_path / 'page.md'}:1: {w}" for w in (
-        "analyses/gone.py does not exist", ".ci/nothing: no such file",
-        "bash benchmarks/nothing.sh: no such file")], problems
+        "analyses/gone.py does not exist", ".ci/nothing: no such file")] + [
+        f"{tmp_path / 'page.md'}:1, line 1: import neurofond.responses.Windoe: No module named "
+        "'neurofond.responses.Windoe'; 'neurofond.responses' is not a package"] + [
+        f"{tmp_path / 'page.md'}:1: bash benchmarks/nothing.sh: no such file"], problems
     where = str(tmp_path / "page.md")
     errors = script_argv_errors([(where, REPO / "analyses" / "convergence.py",
                                   ["--steps", "3", "--bogus"]),
@@ -608,7 +619,8 @@ def _fake_page(tmp_path: Path) -> Path:
     page = tmp_path / "page.md"
     page.write_text("x\n```bash\nOMP_NUM_THREADS=1 .venv/bin/python analyses/convergence.py \\\n"
                     "    --steps 3 --bogus   # c\nbash setup.sh && python analyses/gone.py --out x"
-                    "\n.ci/nothing\n```\nrun `python analyses/dictionary.py --n-starts 2\n"
+                    "\n.ci/nothing\npython -c 'from neurofond.responses import Windoe'\n```\n"
+                    "run `python analyses/dictionary.py --n-starts 2\n"
                     "--full` or `bash benchmarks/nothing.sh`; `results/out.json`, `x = 1`.\n")
     return page
 
