@@ -73,9 +73,12 @@ def scorecard(comp: Any, *, n_bootstrap: int = 1000, seed: int = 0) -> list[dict
     candidate; per draw and session the ceiled score is recomputed from the units' median r
     and median split-half reliability (the per-unit approximation of the engine's fold
     aggregate), then the median over the drawn sessions. Candidates are ranked by the
-    point estimate (1 = best). ``noise_correlation``: mean r_sc over the candidate's pairs
-    pooled over sessions with a 95 % percentile bootstrap CI over pairs
-    (:func:`~neurofond.compare.scores.mean_ci`), its KS similarity to the recorded pairs.
+    point estimate (1 = best). ``noise_correlation``: mean r_sc over the candidate's
+    distinct simulated pairs with a 95 % percentile bootstrap CI over them
+    (:func:`~neurofond.compare.scores.mean_ci`): sessions showing the same conditions share
+    the model's simulated trials (identical r_sc), so one session per distinct condition set
+    enters (``comparison.csv``'s ``mean_r_sc_model`` pools all sessions, like the unit
+    properties); and its KS similarity to the recorded pairs.
     """
     from .engine import pooled_pairs
 
@@ -86,6 +89,10 @@ def scorecard(comp: Any, *, n_bootstrap: int = 1000, seed: int = 0) -> list[dict
         d[0].append(row["r"])
         d[1].append(row["reliability"])
     sessions = [s.index for s in comp.sessions]
+    first: dict[tuple, int] = {}
+    for s in comp.sessions:
+        first.setdefault(s.condition_key(), s.index)
+    distinct = list(first.values())
     draws = []
     for _ in range(int(n_bootstrap)):
         pick = rng.integers(0, len(sessions), len(sessions))
@@ -112,9 +119,11 @@ def scorecard(comp: Any, *, n_bootstrap: int = 1000, seed: int = 0) -> list[dict
             "ks_properties": list(KS_MEAN),
             "n_sessions": len(sessions), "n_units": row["n_units"],
             "fit": {k: comp.fits[key][k] for k in ("ms_per_step", "delay_ms", "contrast_gain")},
-            "noise_correlation": _rsc_card(pooled_pairs(comp.model_pairs.get(key, {}),
-                                                        sessions), n_bootstrap, seed,
-                                           row.get("ks_similarity_r_sc")),
+            "noise_correlation": {
+                **_rsc_card(pooled_pairs(comp.model_pairs.get(key, {}), distinct),
+                            n_bootstrap, seed, row.get("ks_similarity_r_sc")),
+                "n_condition_sets": len(distinct),
+                "pairs": "distinct simulated pairs: one session per distinct condition set"},
         })
     order = sorted(cards, key=lambda c: -(c["median_ceiled_predictivity"]
                                           if np.isfinite(c["median_ceiled_predictivity"])
