@@ -159,11 +159,17 @@ def test_ecker_mean_r_sc_all_sessions(shared_data_dir):
     mat = shared_data_dir / "ecker2010_v1_gratings" / "data_v1_binned_static.mat"
     if not mat.is_file():
         pytest.skip(f"Ecker 2010 data not found at {mat}")
+    comp = compare.compare(str(mat), ["stimulus-floor"], quick=True, n_trials=10,
+                           n_trials_features=1, n_bootstrap=20, progress=False,
+                           delays_ms=(20.0,))
+    row = next(r for r in comp.rows if r["session"] == "all")
+    assert row["n_units"] == 211 and row["n_pairs_data_r_sc"] == 776
+    assert row["mean_r_sc_data"] == pytest.approx(0.0081, abs=5e-5)
     sessions = compare.load_sessions(ALL_SESSIONS, mat)
     pairs = {s.index: session_pairs(s) for s in sessions}
     v = pooled_pairs(pairs, list(pairs))
     assert v.size == 776 and sum(p["r_sc"].size for p in pairs.values()) == 1379
-    assert v.mean() == pytest.approx(0.0081, abs=5e-5)
+    assert v.mean() == pytest.approx(row["mean_r_sc_data"], rel=1e-12)
     assert v.std(ddof=1) / np.sqrt(v.size) == pytest.approx(0.0041, abs=5e-5)
     s7 = sessions[7]
     direct = noise_correlations(s7.property_responses(), (0.0, 500.0), min_trials=10,
