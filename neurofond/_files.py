@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -29,6 +30,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "check_output_folder",
     "save_figure",
     "save_safetensors_atomic",
     "swap_directory",
@@ -190,3 +192,31 @@ def atomic_directory(out: str | os.PathLike, *,
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def check_output_folder(out: Path, *, overwrite: bool, own_files: re.Pattern[str],
+                        argument: str, product: str, not_empty_hint: str,
+                        foreign_hint: str = "") -> None:
+    """Refuse an output folder that would lose files, before anything is computed.
+
+    ``out`` may be absent or empty. A non-empty ``out`` needs ``overwrite``, and even then it
+    may hold only plain files whose names ``own_files`` matches in full (files an earlier
+    ``product`` wrote). Errors name ``argument``.
+    """
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{argument}: {out} exists and is not a folder")
+    if not out.is_dir():
+        return
+    present = sorted(p.name for p in out.iterdir())
+    if not present:
+        return
+    if not overwrite:
+        raise FileExistsError(f"{argument}: {out} is not empty ({len(present)} entries, e.g. "
+                              f"{present[0]!r}); {not_empty_hint}")
+    foreign = [name for name in present
+               if not (own_files.fullmatch(name) and (out / name).is_file())]
+    if foreign:
+        raise FileExistsError(
+            f"{argument}: {out} holds files {product} does not write ({', '.join(foreign[:5])}"
+            f"{', ...' if len(foreign) > 5 else ''}); not replaced even with --overwrite"
+            f"{foreign_hint}")

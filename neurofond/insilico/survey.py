@@ -646,21 +646,12 @@ def ecker_source(cfg: Mapping[str, Any], *, path: str | Path | None = None,
 
 def _check_out(out: Path, overwrite: bool) -> None:
     """Refuse an output folder that would lose files (before anything is computed)."""
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"out: {out} exists and is not a folder")
-    if not out.is_dir():
-        return
-    present = sorted(p.name for p in out.iterdir())
-    if not present:
-        return
-    if not overwrite:
-        raise FileExistsError(f"out: {out} is not empty ({len(present)} entries, e.g. "
-                              f"{present[0]!r}); pass --overwrite (overwrite=True) to replace "
-                              "an earlier survey, or choose another folder")
-    foreign = [p for p in present if not (_RUN_FILES.fullmatch(p) and (out / p).is_file())]
-    if foreign:
-        raise FileExistsError(f"out: {out} holds files a survey does not write "
-                              f"({', '.join(foreign[:5])}); not replaced even with --overwrite")
+    from .._files import check_output_folder
+
+    check_output_folder(out, overwrite=overwrite, own_files=_RUN_FILES, argument="out",
+                        product="a survey",
+                        not_empty_hint="pass --overwrite (overwrite=True) to replace an "
+                                       "earlier survey, or choose another folder")
 
 
 def _family_key(name: str) -> str:

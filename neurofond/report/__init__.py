@@ -35,7 +35,12 @@ from typing import Any
 import numpy as np
 
 from .._checks import check_int, check_seed
-from .._files import atomic_directory, atomic_write_json, atomic_write_text
+from .._files import (
+    atomic_directory,
+    atomic_write_json,
+    atomic_write_text,
+    check_output_folder,
+)
 from .figures import convergence_figure, dictionary_figure, model_colours
 from .sections import SECTIONS, Context, Section, SectionOutput, Skip
 
@@ -222,27 +227,11 @@ def plan_run(*, models: Any = None, recordings: Any = "auto", mode: str = "quick
 
 def _check_out(out: Path, overwrite: bool) -> None:
     """Refuse an output folder that would lose files (before anything is computed)."""
-    if out.exists() and not out.is_dir():
-        raise FileExistsError(f"out_dir: {out} exists and is not a folder")
-    if not out.is_dir():
-        return
-    present = sorted(p.name for p in out.iterdir())
-    if not present:
-        return
-    if not overwrite:
-        raise FileExistsError(
-            f"out_dir: {out} is not empty ({len(present)} entries, e.g. {present[0]!r}); "
-            "pass --overwrite (overwrite=True) to replace an earlier run's report, or choose "
-            "another folder"
-        )
-    foreign = [name for name in present
-               if not (_RUN_FILES.fullmatch(name) and (out / name).is_file())]
-    if foreign:
-        raise FileExistsError(
-            f"out_dir: {out} holds files a run does not write ({', '.join(foreign[:5])}"
-            f"{', ...' if len(foreign) > 5 else ''}); not replaced even with --overwrite. "
-            "Choose another folder or move them"
-        )
+    check_output_folder(out, overwrite=overwrite, own_files=_RUN_FILES, argument="out_dir",
+                        product="a run",
+                        not_empty_hint="pass --overwrite (overwrite=True) to replace an "
+                                       "earlier run's report, or choose another folder",
+                        foreign_hint=". Choose another folder or move them")
 
 
 def run_main_job(out_dir: str | Path = "results", *, models: Any = None,
