@@ -153,7 +153,7 @@ def _card_line(card: dict | None) -> str:
 def _cmd_pretrained(args: argparse.Namespace) -> int:
     from .pretrained import list_pretrained
 
-    rows = list_pretrained()
+    rows = list_pretrained(seeds=True)  # seed replicas listed after their model
     if args.card:
         match = [r for r in rows if r["name"] == args.card]
         if not match:

@@ -11,11 +11,18 @@ path-like value (``.safetensors`` suffix or a folder separator) that does not ex
 an unknown name is a :class:`ValueError` listing the shipped names.
 :func:`resolve_checkpoints` adds what scripts and comparisons need to tell several
 checkpoints apart (family, a unique short key, a label).
+
+Seed replicas: a checkpoint named ``<shipped name>-s<N>`` beside a shipped model is the same
+recipe trained with ``--seed N`` (:func:`seed_replicas`). Replicas resolve by name like any
+shipped model, but they are listed apart from the one model per family (:data:`SHIPPED`,
+:func:`list_pretrained` without ``seeds=True``), so that whatever runs "the shipped models"
+does not run every seed; shipping one more seed needs only its two files.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,7 +53,7 @@ def load_checkpoint(path: str | os.PathLike, device: str = "cpu"):
 
 __all__ = ["DEFAULT_MODEL", "FAMILY_KEYS", "SHIPPED", "CheckpointInfo", "list_pretrained",
            "load_model", "load_pretrained", "pretrained_path", "resolve_checkpoint",
-           "resolve_checkpoints"]
+           "resolve_checkpoints", "seed_replicas", "shipped_seeds"]
 
 HERE = Path(__file__).resolve().parent
 DEFAULT_MODEL = "ipvae-k512-b24-photos"
@@ -69,20 +76,119 @@ BASELINE_CHECKPOINTS = {
 }
 
 
-def _available() -> dict[str, Path]:
+#: Name of a seed replica: ``<shipped name>-s<training seed>``.
+_REPLICA = re.compile(r"^(?P<base>.+)-s(?P<seed>[0-9]+)$")
+
+
+def _checkpoints() -> dict[str, Path]:
+    """Every VAE checkpoint in this folder, seed replicas included (the names that resolve)."""
     return {p.stem: p for p in sorted(HERE.glob("*.safetensors"))
             if p.stem not in BASELINE_CHECKPOINTS}
 
 
-def list_pretrained() -> list[dict[str, Any]]:
+def _replica_of(name: str, files: Iterable[str]) -> tuple[str, int] | None:
+    """``(shipped name, seed)`` when ``name`` is a seed replica of a model in ``files``."""
+    m = _REPLICA.match(name)
+    if m is None or m["base"] not in files:
+        return None
+    return m["base"], int(m["seed"])
+
+
+def _available() -> dict[str, Path]:
+    """The shipped models, one per recipe (seed replicas left out)."""
+    files = _checkpoints()
+    return {n: p for n, p in files.items() if _replica_of(n, files) is None}
+
+
+def _training_seed(path: Path) -> int | None:
+    from .cards import read_model_card
+
+    card = read_model_card(path) or {}
+    seed = card.get("training", {}).get("seed")
+    return None if seed is None else int(seed)
+
+
+def seed_replicas(name: str = DEFAULT_MODEL) -> dict[int, str]:
+    """The seed replicas shipped beside a model: ``{training seed: replica name}``.
+
+    A replica is a checkpoint ``<name>-s<N>.safetensors`` in this folder: the same recipe
+    (the same model configuration) trained with ``--seed N``. It resolves by name
+    (:func:`resolve_checkpoint`, :func:`load_pretrained`) but is not one of :data:`SHIPPED`
+    nor listed by :func:`list_pretrained` unless ``seeds=True``.
+
+    Parameters
+    ----------
+    name : str
+        A shipped model (default :data:`DEFAULT_MODEL`).
+
+    Returns
+    -------
+    dict
+        Training seed -> replica name, in increasing seed order; empty when none is shipped.
+
+    Raises
+    ------
+    ValueError
+        ``name`` is not a shipped model (or is itself a replica); a replica whose model
+        configuration differs from ``name``'s, or whose model card records another training
+        seed than its name says (a file copied in under a wrong name).
+    """
+    files = _checkpoints()
+    available = _available()
+    if name not in available:
+        raise ValueError(f"name: expected a shipped model {sorted(available) or 'none'}, got "
+                         f"{name!r}" + (" (a seed replica)" if name in files else ""))
+    base_cfg = read_metadata(available[name])["model_config"]
+    out: dict[int, str] = {}
+    for other, path in files.items():
+        rep = _replica_of(other, files)
+        if rep is None or rep[0] != name:
+            continue
+        seed = rep[1]
+        if read_metadata(path)["model_config"] != base_cfg:
+            raise ValueError(f"checkpoint: {path.name} is named a seed replica of {name} but "
+                             "its model configuration differs")
+        card_seed = _training_seed(path)
+        if card_seed is not None and card_seed != seed:
+            raise ValueError(f"checkpoint: {path.name} is named seed {seed} but its model "
+                             f"card records training seed {card_seed}")
+        out[seed] = other
+    return dict(sorted(out.items()))
+
+
+def shipped_seeds(name: str = DEFAULT_MODEL) -> list[str]:
+    """Every shipped seed of ``name``'s recipe: ``name`` itself, then its seed replicas.
+
+    See :func:`seed_replicas` (same errors).
+    """
+    return [name, *seed_replicas(name).values()]
+
+
+def list_pretrained(seeds: bool = False) -> list[dict[str, Any]]:
     """Shipped models: name, model family, K, beta, description and the model card.
 
-    ``card`` is the card stored in the checkpoint's sidecar (:mod:`.cards`), or ``None``.
+    ``card`` is the card stored in the checkpoint's sidecar (:mod:`.cards`), or ``None``;
+    ``seed`` is the training seed it records, ``replica_of`` the shipped model a seed
+    replica repeats (None for the shipped models themselves).
+
+    Parameters
+    ----------
+    seeds : bool
+        Also list the seed replicas (:func:`seed_replicas`), each after its model. Default
+        False: one model per recipe, what "the shipped models" means everywhere else.
     """
     from .cards import read_model_card
 
+    names = {n: None for n in _available()}
+    if seeds:
+        names = {}
+        for name in _available():
+            names[name] = None
+            names.update({r: name for r in seed_replicas(name).values()})
+    files = _checkpoints()
     rows = []
-    for name, path in _available().items():
+    for name, replica_of in names.items():
+        path = files[name]
         meta = read_metadata(path)
         cfg = meta["model_config"]
         rows.append({
@@ -91,16 +197,20 @@ def list_pretrained() -> list[dict[str, Any]]:
             "family": cfg["family"],
             "n_latents": cfg["n_latents"],
             "beta": cfg["beta"],
-            "description": _DESCRIPTIONS.get(name.split("-")[0], ""),
+            "description": _DESCRIPTIONS.get(name.split("-")[0], "") + (
+                "" if replica_of is None else f"; seed replica of {replica_of}"),
             "path": str(path),
             "card": read_model_card(path),
+            "seed": _training_seed(path),
+            "replica_of": replica_of,
         })
     return rows
 
 
 def pretrained_path(name: str) -> Path:
-    """Path of a shipped checkpoint; ValueError listing the names if unknown."""
-    available = _available()
+    """Path of a shipped checkpoint (seed replicas included); ValueError listing the names if
+    unknown."""
+    available = _checkpoints()
     if name not in available:
         raise ValueError(f"name: unknown pretrained model {name!r}; available: "
                          f"{sorted(available) or 'none shipped'}")
@@ -145,7 +255,7 @@ def resolve_checkpoint(spec: str | os.PathLike) -> Path:
         return path.resolve()
     if path.suffix == ".safetensors" or os.sep in text or "/" in text:
         raise FileNotFoundError(f"checkpoint: {path} does not exist")
-    available = _available()
+    available = _checkpoints()
     if text in available:
         return available[text].resolve()
     raise ValueError(f"checkpoint: unknown pretrained model {text!r} and no such file; "
