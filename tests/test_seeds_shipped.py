@@ -1,8 +1,10 @@
 """Shipped seed replicas of the iP-VAE recipe (neurofond.pretrained) and their spread."""
 
 import json
+import math
 import re
 import shutil
+import statistics
 
 import pytest
 
@@ -142,3 +144,104 @@ def test_cli_lists_the_replica_with_its_card(capsys):
     assert main(["pretrained", "--json"]) == 0
     rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
     assert rows[S1]["replica_of"] == DEFAULT_MODEL and rows[DEFAULT_MODEL]["replica_of"] is None
+
+
+# --------------------------------------------------------------------------- between-seed spread
+
+
+@pytest.fixture(scope="module")
+def tiny_spread():
+    from neurofond.insilico.seeds import seed_spread
+
+    return seed_spread(mode="tiny", seed=0)
+
+
+def test_spread_numbers_are_the_sample_statistics_of_the_per_seed_values(tiny_spread):
+    from neurofond.insilico.seeds import SEED_MEASURES
+
+    ds = tiny_spread
+    assert list(ds["model"].values) == shipped_seeds() and ds.attrs["n_seeds"] >= 2
+    assert list(ds["training_seed"].values) == [0, *seed_replicas()]
+    assert list(ds["measure"].values) == list(SEED_MEASURES)
+    assert set(ds.attrs["units"]) == set(SEED_MEASURES) and ds.attrs["seed"] == 0
+    for k in SEED_MEASURES:
+        v = [float(x) for x in ds["value"].sel(measure=k).values]
+        assert all(math.isfinite(x) for x in v), k  # every tiny measure qualifies
+        assert ds["mean"].sel(measure=k).item() == pytest.approx(statistics.mean(v))
+        assert ds["sd"].sel(measure=k).item() == pytest.approx(statistics.stdev(v))  # ddof=1
+        assert ds["min"].sel(measure=k).item() == min(v)
+        assert ds["max"].sel(measure=k).item() == max(v)
+        assert ds["n"].sel(measure=k).item() == len(v)
+    val = ds["value"].sel(model=DEFAULT_MODEL)
+    assert 0.0 < val.sel(measure="osi_median") <= 1.0
+    assert 0.0 <= val.sel(measure="fraction_selective") <= 1.0
+    assert 0.3 < val.sel(measure="fano_median") < 2.0  # Poisson-like spiking: near 1
+    assert -0.2 < val.sel(measure="r_sc_mean") < 0.2
+    # lower contrast, later onset (Albrecht et al. 2002; paper Fig. 8), in whole 5-ms steps
+    for shift in ds["value"].sel(measure="latency_shift_ms").values:
+        assert shift > 0 and shift / 2.5 == pytest.approx(round(shift / 2.5))
+
+
+def test_the_same_sampler_seed_gives_the_same_values(tiny_spread):
+    from neurofond.insilico.seeds import SEED_MEASURES, seed_measures
+
+    again = seed_measures(S1, mode="tiny", seed=0)
+    assert again == {k: float(tiny_spread["value"].sel(model=S1, measure=k)) for k in
+                     SEED_MEASURES}
+
+
+def test_bad_input_is_refused_before_measuring():
+    from neurofond.insilico.seeds import seed_measures, seed_spread
+
+    with pytest.raises(ValueError, match=r"models: need at least two seeds"):
+        seed_spread(models=[DEFAULT_MODEL])
+    with pytest.raises(ValueError, match=r"models: need at least two seeds"):
+        seed_spread(models=DEFAULT_MODEL)  # a single name is one seed, not its characters
+    with pytest.raises(ValueError, match=r"name: igvae-k512-b8-photos has no seed replica"):
+        seed_spread("igvae-k512-b8-photos")
+    with pytest.raises(ValueError, match="the same checkpoint appears twice"):
+        seed_spread(models=[DEFAULT_MODEL, str(resolve_checkpoint(DEFAULT_MODEL))])
+    with pytest.raises(ValueError, match="not seeds of one recipe"):
+        seed_spread(models=[DEFAULT_MODEL, "igvae-k512-b8-photos"])
+    with pytest.raises(ValueError, match="models: give either name"):
+        seed_spread(DEFAULT_MODEL, models=[DEFAULT_MODEL, S1])
+    with pytest.raises(ValueError, match="mode: expected one of"):
+        seed_spread(mode="huge")
+    with pytest.raises(ValueError, match="seed"):
+        seed_spread(seed=-1)
+    with pytest.raises(ValueError, match="models: .*unknown pretrained model"):
+        seed_spread(models=[DEFAULT_MODEL, f"{DEFAULT_MODEL}-s9"])
+    with pytest.raises(ValueError, match="need spike counts"):
+        seed_measures("igvae-k512-b8-photos", mode="tiny")
+
+
+@pytest.mark.slow
+def test_report_section_holds_the_library_spread(tmp_path, tiny_spread):
+    from neurofond.report import run_main_job
+
+    run_main_job(tmp_path / "r", mode="tiny", sections=["seeds"], recordings=None, seed=0,
+                 progress=False)
+    res = json.loads((tmp_path / "r" / "results.json").read_text())
+    sec = res["sections"]["seeds"]
+    assert sec["status"] == "ok", sec.get("error")
+    got = sec["results"][DEFAULT_MODEL]
+    assert got["models"] == shipped_seeds()
+    for k, v in got["spread"].items():
+        assert v["mean"] == pytest.approx(tiny_spread["mean"].sel(measure=k).item())
+        assert v["sd"] == pytest.approx(tiny_spread["sd"].sel(measure=k).item())
+    assert res["between_seed_spread"][DEFAULT_MODEL]["osi_median"]["n"] == len(shipped_seeds())
+
+
+@pytest.mark.slow
+def test_quick_values_match_the_documented_survey():
+    """docs/pretrained.md "Seeds": the quick sizes reproduce the V1 survey's seed 0 and seed 1
+    rows (the same sweep, sampler seed 0)."""
+    from neurofond.insilico.seeds import seed_spread
+
+    ds = seed_spread(models=[DEFAULT_MODEL, S1], mode="quick", seed=0)
+    v = ds["value"]
+    assert v.sel(measure="n_responsive").values.tolist() == pytest.approx([450, 424], abs=10)
+    assert v.sel(measure="osi_median").values == pytest.approx([0.79, 0.80], abs=0.015)
+    assert v.sel(measure="fano_median").values == pytest.approx([0.83, 0.83], abs=0.02)
+    assert v.sel(measure="r_sc_mean").values == pytest.approx([0.0001, 0.0000], abs=0.0005)
+    assert v.sel(measure="latency_shift_ms").values == pytest.approx([75.0, 70.0], abs=10.0)

@@ -494,6 +494,48 @@ def survey(ctx: Context) -> SectionOutput:
     return out
 
 
+def seeds(ctx: Context) -> SectionOutput:
+    from ..insilico.seeds import seed_spread
+    from ..pretrained import list_pretrained, resolve_checkpoint, shipped_seeds
+
+    s = ctx.settings["seeds"]
+    shipped = {r["name"] for r in list_pretrained()}
+    groups = {ck.name: shipped_seeds(ck.name) for ck in ctx.spiking()
+              if ck.name in shipped and ck.path == resolve_checkpoint(ck.name)}
+    groups = {base: names for base, names in groups.items() if len(names) >= 2}
+    if not groups:
+        raise Skip("no seed replica (neurofond.pretrained.seed_replicas) is shipped for the "
+                   "spiking models among --models: a between-seed spread needs two seeds")
+    out = SectionOutput()
+    for base in groups:
+        ds = seed_spread(base, mode=s["mode"], seed=ctx.seed, device=ctx.device)
+        models = [str(m) for m in ds["model"].values]
+        units, defs = ds.attrs["units"], ds.attrs["definitions"]
+        stats = {k: {stat: _num(ds[stat].sel(measure=k).item())
+                     for stat in ("mean", "sd", "min", "max", "n")}
+                 for k in ds["measure"].values.tolist()}
+        out.results[base] = {
+            "models": models, "training_seeds": [int(v) for v in ds["training_seed"].values],
+            "values": {m: {k: _num(ds["value"].sel(model=m, measure=k).item())
+                           for k in stats} for m in models},
+            "spread": stats, "units": units, "definitions": defs,
+            "seconds": ds.attrs["seconds"], "statistics": ds.attrs["statistics"]}
+        out.headline.setdefault("between_seed_spread", {})[base] = {
+            k: {"mean": v["mean"], "sd": v["sd"], "n": v["n"]} for k, v in stats.items()}
+        seed_cols = [f"seed {int(t)}" if t >= 0 else m
+                     for m, t in zip(models, ds["training_seed"].values)]
+        rows = [{"measure": k, "unit": units[k],
+                 **{c: _num(ds["value"].sel(model=m, measure=k).item())
+                    for c, m in zip(seed_cols, models)},
+                 "mean": v["mean"], "SD (ddof=1)": v["sd"], "min": v["min"], "max": v["max"],
+                 "n seeds": v["n"]} for k, v in stats.items()]
+        out.tables.append(Table(f"{base}: per-seed values and between-seed spread ({len(models)} "
+                                f"seeds: {', '.join(models)}; sizes '{s['mode']}', sampler "
+                                f"seed {ctx.seed} for every seed)", list(rows[0]), rows))
+    out.results["settings"] = _settings(ctx, "seeds")
+    return out
+
+
 def comparison(ctx: Context) -> SectionOutput:
     from ..compare import compare, scorecard
 
@@ -661,6 +703,12 @@ SECTIONS: dict[str, Section] = {
         "V1 survey: models, baselines and recordings side by side", "Every V1 measure of "
         "neurofond.insilico.survey on the models, the LNP baselines and (when found) the "
         "recorded Ecker 2010 units, with the same analysis code.", survey),
+    "seeds": Section(
+        "Between-seed spread (training seeds as animals)", "Every shipped seed of the spiking "
+        "model's recipe (neurofond.pretrained.shipped_seeds) measured with the same stimuli "
+        "and sampler seed: OSI, Fano factor, noise correlation r_sc and contrast-dependent "
+        "latency shift per seed, with mean, SD over seeds and range "
+        "(neurofond.insilico.seeds.seed_spread).", seeds),
     "comparison": Section(
         "Model vs recordings", "neurofond.compare on the recorded V1 gratings: ceiled "
         "predictivity of the PSTHs per candidate with bootstrap CIs.", comparison,
