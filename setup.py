@@ -10,6 +10,6 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension("neurofond.fond._spikes", ["neurofond/fond/_spikes.c"],
-                  extra_compile_args=["-O3"], optional=True),
+                  extra_compile_args=["-O3", "-Wno-psabi"], optional=True),
     ],
 )

@@ -129,18 +129,21 @@ def _child(variant: str, steps: int, checkpoint: str | None, threads: int = 1,
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     info: dict = {}
 
-    def ours(n, sampler="auto", sparse="auto"):
+    def ours(n, sampler="auto", sparse="auto", fused=None):
         with use_hard_sampler(sampler):
-            sums, state = run_inference(model, x, n, generator=gen, record=False, sparse=sparse)
+            sums, state = run_inference(model, x, n, generator=gen, record=False, sparse=sparse,
+                                        fused=fused)
         info["sparse_steps"] = float(sums["sparse"].sum())
         sync()
         return state
 
     fn = {"neurofond": ours,
           "neurofond-dense": lambda n: ours(n, sparse="never"),
+          "neurofond-unfused": lambda n: ours(n, fused=False),
           "neurofond-torch-sampler": lambda n: ours(n, "torch", "never"),
           "baseline": lambda n: (baseline_inference(model, x, n, gen), sync())}[variant]
-    sampler = model.spike_sampler() if variant in ("neurofond", "neurofond-dense") else "torch"
+    sampler = (model.spike_sampler()
+               if variant in ("neurofond", "neurofond-dense", "neurofond-unfused") else "torch")
     fn(5)
     wall, cpu = _clock(lambda: fn(steps))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -245,6 +248,7 @@ def _summarise(inference: dict, threads: int) -> dict:
         out[clock] = {
             "speedup_vs_baseline": ours[key] / rows["baseline"][key],
             "speedup_vs_dense": ours[key] / rows["neurofond-dense"][key],
+            "speedup_vs_unfused": ours[key] / rows["neurofond-unfused"][key],
             "speedup_vs_torch_sampler": ours[key] / rows["neurofond-torch-sampler"][key],
             "roofline_fraction": ours[key] * flop / (ours["sgemm"][gkey] * 1e9),
             "roofline_fraction_dense": (rows["neurofond-dense"][key] * flop
@@ -301,7 +305,8 @@ def main() -> int:
         return json.loads(out.strip().splitlines()[-1])
 
     load_before = os.getloadavg()
-    variants = ("neurofond", "neurofond-dense", "neurofond-torch-sampler", "baseline")
+    variants = ("neurofond", "neurofond-unfused", "neurofond-dense", "neurofond-torch-sampler",
+                "baseline")
     inference = {}
     thread_counts = [int(t) for t in args.thread_counts.split(",")]
     for threads in thread_counts:

@@ -192,7 +192,7 @@ def test_edge_cases_all_silent_and_all_active(shipped, fraction):
     state = _state_with_activity(model, x.shape[0], fraction)
     out = {}
     for mode in ("always", "never"):
-        out[mode] = ExactInference(model, sparse=mode).step(
+        out[mode] = ExactInference(model, sparse=mode, fused=False).step(
             state, x, generator=torch.Generator().manual_seed(4))
     (sa, ra), (sd, rd) = out["always"], out["never"]
     assert torch.equal(sa.response, sd.response)

@@ -70,7 +70,8 @@ class EvaluationResult:
 def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
                   generator: torch.Generator | None = None,
                   record: bool = True,
-                  sparse: str = "auto") -> tuple[dict[str, torch.Tensor], Any]:
+                  sparse: str = "auto",
+                  fused: bool | None = None) -> tuple[dict[str, torch.Tensor], Any]:
     """Run ``n_steps`` of hard-sample inference on one batch.
 
     Parameters
@@ -87,6 +88,10 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
         ``"auto"`` chooses per step from the active fraction, ``"never"`` is the dense
         :meth:`IterativeVAE.step` bit for bit; sparse steps agree with dense ones to float32
         rounding. Ignored for Gaussian models.
+    fused : bool, optional
+        Potential update and spikes in one pass (:func:`neurofond.fond.sparse.update_sample_fused`;
+        the same random stream, rates equal to float32 rounding). ``None``: fused where
+        available unless ``sparse="never"``. Ignored for Gaussian models.
 
     Returns
     -------
@@ -106,7 +111,8 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
     if record:
         sums["r2_samples"] = torch.empty(n_steps, x.shape[0], dtype=torch.float32)
     consts = model.step_constants()
-    exact = (ExactInference(model, sparse=sparse, consts=consts) if model.is_poisson else None)
+    exact = (ExactInference(model, sparse=sparse, consts=consts, fused=fused)
+             if model.is_poisson else None)
     if exact is None and sparse not in SPARSE_MODES:
         raise ValueError(f"sparse: expected one of {SPARSE_MODES}, got {sparse!r}")
     for t in range(n_steps):

@@ -24,6 +24,16 @@ drive, the potentials ``u`` and the residual agree with the dense path to float3
 falls within rounding of a CDF boundary (rare: none in the tests' runs). With ``sparse="never"``
 :class:`ExactInference` is bit-identical to :meth:`IterativeVAE.step`.
 
+The update and the spikes. After the products, an evaluation step computes the new
+potentials (two softplus soft-clamps), the rates ``exp(u)``, ``exp(-rate)`` and the spike
+counts: fourteen elementwise passes over the B x K neurons in torch, which cost more than the
+sparse products. :func:`update_sample_fused` does them in one C loop per block of 4096 neurons
+(vectorised ``exp``/``log1p`` of its own, then the compiled sampler's blocks, seeds and
+uniforms), so the random stream is that of the compiled sampler and the potentials agree with
+the torch update to float32 rounding (tested against a float64 reference); it also returns the
+number of active neurons, which the next step's dense/sparse rule then reads for free.
+:class:`ExactInference` fuses by default wherever it can, except with ``sparse="never"``.
+
 Dense or sparse is chosen per step from the active fraction of the spikes entering the step
 (:func:`choose_sparse`): sparse below :data:`CROSSOVER`, measured on this project's CPU by
 ``benchmarks/bench_fond.py`` (the sweep ``crossover`` in its JSON). The sparse path runs on CPU
@@ -37,10 +47,16 @@ import torch
 import torch.nn.functional as F
 
 from .model import InferenceState, IterativeVAE, StepConstants
-from .sampling import _compiled, _thread_pool, poisson_spikes
+from .sampling import (
+    POISSON_PARALLEL_MIN,
+    _compiled,
+    _thread_pool,
+    hard_sampler_for,
+    poisson_spikes,
+)
 
-__all__ = ["CROSSOVER", "SPARSE_MODES", "ExactInference", "choose_sparse", "sparse_available",
-           "subtract_sparse", "update_poisson"]
+__all__ = ["CROSSOVER", "SPARSE_MODES", "ExactInference", "choose_sparse", "fused_available",
+           "sparse_available", "subtract_sparse", "update_poisson", "update_sample_fused"]
 
 #: Active fraction below which a sparse step is faster than a dense one: the products of one
 #: step cost the same at 0.30-0.40 active in ``benchmarks/bench_fond.py``'s sweep (B = 1000,
@@ -146,6 +162,94 @@ def update_poisson(model: IterativeVAE, u: torch.Tensor, drive: torch.Tensor,
     return torch.sub(c, sp, out=sp if out is None else out).clamp_(min=floor)
 
 
+def fused_available(model: IterativeVAE) -> bool:
+    """Whether ``model`` can take fused update + spike steps (:func:`update_sample_fused`):
+    an iP-VAE with CPU float32 parameters and the compiled kernel built."""
+    return (model.is_poisson and model.phi.device.type == "cpu"
+            and model.phi.dtype == torch.float32 and _compiled is not None
+            and hasattr(_compiled, "update_sample"))
+
+
+@torch.no_grad()
+def update_sample_fused(model: IterativeVAE, u: torch.Tensor, drive: torch.Tensor,
+                        consts: StepConstants, generator: torch.Generator | None = None,
+                        ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int]:
+    """Potential update, rates and exact Poisson spikes of one iP-VAE step, in one pass.
+
+    Computes what :func:`update_poisson` followed by ``rate = exp(u')`` and
+    :func:`neurofond.fond.sampling.poisson_spikes` (compiled backend) compute, in one C
+    loop over the elements (``update_sample`` in ``neurofond/fond/_spikes.c``) instead of
+    fourteen elementwise passes.
+
+    Parameters
+    ----------
+    model : IterativeVAE
+        An iP-VAE with CPU float32 parameters (:func:`fused_available`).
+    u : Tensor (B, K)
+        Potentials entering the step.
+    drive : Tensor (B, K)
+        ``Phi^T (x - Phi z) / sigma_x^2`` of the step (not modified).
+    consts : StepConstants
+        The model's step constants.
+    generator : torch.Generator, optional
+        Source of the spikes: one 64-bit seed is drawn from it, exactly as the compiled
+        sampler draws it.
+
+    Returns
+    -------
+    (u_new, rate, spikes, n_active)
+        New potentials, rates ``exp(u_new)``, spike counts (float32) and the number of
+        nonzero counts.
+
+    Raises
+    ------
+    ValueError
+        Tensors that are not CPU float32 (B, K) of one shape, or NaN in ``u`` or ``drive``.
+
+    Notes
+    -----
+    Random stream: the seed, the blocks of 4096 elements and the uniforms of every element are
+    those of the compiled sampler, so equal rates give equal counts. The rates are not
+    bit-identical to torch's: ``exp``, ``log1p`` (softplus) are this kernel's own vectorised
+    float32 functions (a few ulp from libm; SLEEF's differ likewise), so ``u_new`` agrees with
+    :func:`update_poisson` to ~1e-6 relative and a count differs from the unfused path's only
+    where a uniform falls within that rounding of a CDF boundary (rare; tested). The counts do
+    not depend on the number of threads sharing the blocks.
+    """
+    if not fused_available(model):
+        raise ValueError("model: the fused step needs an iP-VAE with CPU float32 parameters and "
+                         "the compiled kernel (neurofond.fond._spikes); use fused=False")
+    for name, t in (("u", u), ("drive", drive)):
+        if t.device.type != "cpu" or t.dtype != torch.float32 or t.ndim != 2:
+            raise ValueError(f"{name}: expected a 2-D CPU float32 tensor, got {t.dtype} "
+                             f"{tuple(t.shape)} on {t.device}")
+    if u.shape != drive.shape or u.shape[1] != model.config.n_latents:
+        raise ValueError(f"u, drive: expected the same shape (B, {model.config.n_latents}), got "
+                         f"{tuple(u.shape)} and {tuple(drive.shape)}")
+    u, drive = u.contiguous(), drive.contiguous()
+    bias = consts.bias.detach().to(torch.float32).contiguous()
+    u_new, rate, spikes = torch.empty_like(u), torch.empty_like(u), torch.empty_like(u)
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    n, k = u.numel(), u.shape[1]
+    n_blocks = -(-n // _compiled.BLOCK_SIZE)
+    args = (drive.data_ptr(), u.data_ptr(), bias.data_ptr(), u_new.data_ptr(), rate.data_ptr(),
+            spikes.data_ptr(), n, k, float(consts.eta), float(consts.clamp),
+            float(model.config.floor), seed)
+    workers = min(torch.get_num_threads(), n_blocks) if n >= POISSON_PARALLEL_MIN else 1
+    if workers <= 1:
+        active, bad = _compiled.update_sample(*args, 0, n_blocks)
+    else:
+        cuts = [n_blocks * i // workers for i in range(workers + 1)]
+        futures = [_thread_pool(workers).submit(_compiled.update_sample, *args, cuts[i],
+                                                cuts[i + 1]) for i in range(workers)]
+        parts = [f.result() for f in futures]
+        active, bad = sum(p[0] for p in parts), sum(p[1] for p in parts)
+    if bad:
+        raise ValueError(f"u, drive: {bad} NaN values reached the spike sampler (expected "
+                         "finite potentials and drive)")
+    return u_new, rate, spikes, int(active)
+
+
 class ExactInference:
     """Hard-spike iP-VAE inference steps that skip silent neurons (evaluation mode).
 
@@ -161,6 +265,13 @@ class ExactInference:
         Threshold of the ``"auto"`` rule (default :data:`CROSSOVER`).
     consts : StepConstants, optional
         The model's step constants, if already computed.
+    fused : bool, optional
+        Compute the potential update, the rates and the spikes in one pass
+        (:func:`update_sample_fused`) whenever the compiled sampler is the one in use (not
+        inside ``use_hard_sampler("torch")``). ``None`` (default): fused where
+        :func:`fused_available`, except with ``sparse="never"``, which keeps the dense step
+        bit-identical to :meth:`IterativeVAE.step`; ``True``: required (ValueError where it
+        is not available); ``False``: the update and the sampler run separately.
 
     Attributes
     ----------
@@ -168,6 +279,8 @@ class ExactInference:
         Steps taken each way.
     last_active_fraction : float or None
         Active fraction of the spikes that entered the latest step (``"auto"`` only).
+    n_fused : int
+        Steps whose update and spikes were fused.
 
     Notes
     -----
@@ -178,7 +291,8 @@ class ExactInference:
     """
 
     def __init__(self, model: IterativeVAE, *, sparse: str = "auto",
-                 crossover: float = CROSSOVER, consts: StepConstants | None = None) -> None:
+                 crossover: float = CROSSOVER, consts: StepConstants | None = None,
+                 fused: bool | None = None) -> None:
         if not model.is_poisson:
             raise ValueError(f"model: sparse exact inference needs an iP-VAE (family "
                              f"'poisson'), got family {model.config.family!r}")
@@ -189,7 +303,12 @@ class ExactInference:
         if sparse == "always" and not available:
             raise ValueError("sparse: 'always' needs an iP-VAE with a CPU float32 decoder and "
                              "the compiled kernel (neurofond.fond._spikes); use 'auto'")
+        if fused and not fused_available(model):
+            raise ValueError("fused: True needs an iP-VAE with CPU float32 parameters and the "
+                             "compiled kernel (neurofond.fond._spikes); use fused=None")
         self.model = model
+        self.fused = (fused_available(model) and sparse != "never") if fused is None \
+            else bool(fused)
         self.mode = sparse if available else "never"
         self.crossover = float(crossover)
         with torch.no_grad():
@@ -203,7 +322,12 @@ class ExactInference:
         self._ff: torch.Tensor | None = None
         self.n_sparse = 0
         self.n_dense = 0
+        self.n_fused = 0
         self.last_active_fraction: float | None = None
+        # the spikes of the latest fused step and their nonzero count (the next step's rule
+        # then needs no pass over them)
+        self._spikes: torch.Tensor | None = None
+        self._n_active = 0
 
     def _feedforward(self, x: torch.Tensor) -> torch.Tensor:
         if self._ff is None or x is not self._x or x._version != self._x_version:
@@ -216,6 +340,10 @@ class ExactInference:
             return False
         if self.mode == "always":
             return True
+        if z is self._spikes:
+            frac = self._n_active / max(z.numel(), 1)
+            self.last_active_fraction = frac
+            return choose_sparse(frac, self.crossover)
         # spike counts are >= 0: their signs sum to the number of active neurons (a single
         # vectorised pass, several times cheaper than count_nonzero here)
         frac = float(z.sign().sum(dtype=torch.float64)) / max(z.numel(), 1)
@@ -256,9 +384,16 @@ class ExactInference:
             if residual is None:
                 residual = x - model.decode(z)
             drive = (residual * consts.inv_var) @ model.phi
-        u = update_poisson(model, state.u, drive, consts)
-        rate = torch.exp(u)
-        new = InferenceState(u=u, response=poisson_spikes(rate, generator), rate=rate)
+        if self.fused and hard_sampler_for(state.u) == "compiled":
+            self.n_fused += 1
+            u, rate, spikes, self._n_active = update_sample_fused(model, state.u, drive,
+                                                                  consts, generator)
+            self._spikes = spikes
+            new = InferenceState(u=u, response=spikes, rate=rate)
+        else:
+            u = update_poisson(model, state.u, drive, consts)
+            rate = torch.exp(u)
+            new = InferenceState(u=u, response=poisson_spikes(rate, generator), rate=rate)
         if not need_residual:
             return new, None
         # the residual follows the step's choice: activity changes slowly from one step to
