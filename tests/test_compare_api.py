@@ -37,6 +37,17 @@ def test_unknown_candidate_and_sessions_out_of_range():
         compare.compare(_resp(), ["stimulus-floor"], sessions=[3])
 
 
+def test_a_seed_replica_is_a_candidate_by_name():
+    from neurofond.compare.api import _check_candidates
+    from neurofond.pretrained import seed_replicas
+
+    replicas = seed_replicas("ipvae-k512-b24-photos")
+    assert replicas, "no shipped seed replica of the default iP-VAE"
+    _check_candidates(list(replicas.values()))  # no error
+    with pytest.raises(ValueError, match="unknown candidate 'ipvae-k512-b24-photos-s99'"):
+        _check_candidates(["ipvae-k512-b24-photos-s99"])
+
+
 def test_direction_coords_map_to_orientation():
     sess = compare.sessions_from_responses([_resp({"direction": np.arange(8) * 45.0,
                                                    "contrast": np.full(8, 0.5)})])[0]

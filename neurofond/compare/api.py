@@ -338,7 +338,8 @@ def _check_candidates(names: Sequence[str]) -> None:
     from ..pretrained import SHIPPED, list_pretrained
     from .protocol import BASELINES
 
-    shipped = set(SHIPPED) | {row["name"] for row in list_pretrained()}
+    # seed replicas (e.g. ipvae-k512-b24-photos-s1) are candidates by name too
+    shipped = set(SHIPPED) | {row["name"] for row in list_pretrained(seeds=True)}
     for name in names:
         if name in BASELINES or name in shipped:
             continue
