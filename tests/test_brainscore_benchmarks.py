@@ -93,6 +93,25 @@ def pls_benchmark(ecker_path):
 
 
 @pytest.mark.data
+def test_pls_score_does_not_depend_on_the_blas_thread_count(ecker_path):
+    """The PLS regression's result moved by 0.03 between one and two OpenBLAS threads (the
+    quick tutorial score 0.592 vs 0.562): scoring pins BLAS to one thread, whatever the
+    caller's setting."""
+    from threadpoolctl import threadpool_limits
+
+    from neurofond.brainscore.benchmarks import load_local_benchmarks
+
+    model = IterativeVAEBrainModel.from_pretrained("ipvae-k512-b24-photos", trials="average")
+    bench = load_local_benchmarks("ecker2010-pls", quick=True)
+    raws = []
+    for threads in (1, 2):
+        with threadpool_limits(limits=threads, user_api="blas"):
+            raws.append(score_benchmarks(model, bench)[0]["raw"])
+    assert raws[0] == raws[1]
+    assert raws[0] == pytest.approx(0.592, abs=5e-4)  # the tutorial's value (docs/tutorials)
+
+
+@pytest.mark.data
 def test_ecker2010_assembly_layout(ecker_path):
     asm = ecker2010_assembly(ecker_path)
     assert asm.dims == ("presentation", "neuroid")
