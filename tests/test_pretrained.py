@@ -13,10 +13,10 @@ from neurofond.pretrained import DEFAULT_MODEL, list_pretrained, load_model, loa
 # values changed on 2026-12-04 with the retrained shipped iP-VAE (28000 steps instead of 8000;
 # was 0.6581 / 0.8835 / 0.8654): the model changed, not the evaluation. The iG-VAE values
 # changed the same day with its retrain on the same 28000-step schedule (was 3000 steps;
-# was 0.8479 / 0.9648 / 0).
+# was 0.8479 / 0.9648 / 0), and so did the iGrelu-VAE's (was 0.8312 / 0.9057 / 0.5815).
 REGRESSION = {
     "igvae-k512-b8-photos": {"r2": 0.8508, "r2_map": 0.9639, "zeros": 0.0},
-    "igrelu-k512-b8-photos": {"r2": 0.8312, "r2_map": 0.9057, "zeros": 0.5815},
+    "igrelu-k512-b8-photos": {"r2": 0.6793, "r2_map": 0.7858, "zeros": 0.8233},
     "ipvae-k512-b24-photos": {"r2": 0.8468, "r2_map": 0.9423, "zeros": 0.7934},
 }
 
@@ -50,13 +50,35 @@ def test_regression_values(summaries):
 
 
 def test_paper_ordering(summaries):
-    """zeros: iP > iGrelu > iG = 0; iG-VAE reconstructs best."""
+    """At T = 100: iGrelu > iG = 0 in zeros; iG-VAE reconstructs best.
+
+    iP > iGrelu in zeros is not asserted here: at T = 100 the 28000-step iGrelu-VAE is the
+    sparser (0.823 vs 0.793 on these patches); the iP-VAE overtakes it by sparsifying after
+    its R^2 has converged (test_paper_ordering_of_zeros_at_t1000).
+    """
     ig, igrelu = summaries["igvae-k512-b8-photos"], summaries["igrelu-k512-b8-photos"]
     assert ig["zeros"] == 0.0 < igrelu["zeros"]
     assert ig["r2"] > igrelu["r2"]
     ip = summaries[DEFAULT_MODEL]
-    assert ip["zeros"] > igrelu["zeros"]
     assert ig["r2"] > ip["r2"]
+
+
+def test_paper_ordering_of_zeros_at_t1000(summaries):
+    """zeros iP > iGrelu > iG = 0 at T = 1000 (the paper's test length), recomputed on 200
+    held-out photo patches and as stored in the model cards (10^4 patches, photos and
+    Olshausen 8-9)."""
+    zeros = {}
+    for name in (DEFAULT_MODEL, "igrelu-k512-b8-photos"):
+        model, prep, _ = load_pretrained(name)
+        zeros[name] = evaluate(model, heldout_patches(prep, 200, seed=0), 1000,
+                               seed=0).summary["zeros"]
+    assert zeros[DEFAULT_MODEL] > zeros["igrelu-k512-b8-photos"] + 0.02
+    assert summaries["igvae-k512-b8-photos"]["zeros"] == 0.0
+    cards = {r["name"]: r["card"] for r in list_pretrained()}
+    for data in ("heldout_photos", "olshausen_8_9"):
+        ip, igrelu, ig = (cards[n]["evaluation"][data]["zeros"] for n in
+                          (DEFAULT_MODEL, "igrelu-k512-b8-photos", "igvae-k512-b8-photos"))
+        assert ip > igrelu > 0.5 and ig < 1e-6, data
 
 
 def test_load_model_accepts_names_and_paths():
