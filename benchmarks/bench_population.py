@@ -12,7 +12,8 @@ Reported: wall time and presentations/s of ``present``; peak memory as (a) the p
 numpy/Python allocations during ``present`` (tracemalloc; torch's own buffers are not
 traced) and (b) the process's peak RSS (``resource.getrusage``) with the RSS before.
 
-    python benchmarks/bench_population.py [--quick] [--threads N] [--out benchmarks/results]
+    python benchmarks/bench_population.py [--quick] [--threads N] [--engine step|fast]
+                                          [--out benchmarks/results]
 """
 
 from __future__ import annotations
@@ -74,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     ap.add_argument("--batch-size", type=int, default=1024)
     ap.add_argument("--no-fit", action="store_true", help="skip the Gabor-fit timing")
+    ap.add_argument("--engine", choices=("step", "fast"), default="step",
+                    help="present(engine=...): IterativeVAE.step, or sparse + fused steps")
     ap.add_argument("--out", default="benchmarks/results")
     return ap
 
@@ -109,11 +112,12 @@ def main() -> int:
 
     rss_before = _rss_mb()
     tracemalloc.start()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     resp = pop.present(stim, n_trials=n_trials, blank_steps=blank_steps,
                        steps_per_frame=stim_steps, seed=0, batch_size=args.batch_size,
-                       progress=False)
+                       progress=False, engine=args.engine)
     present_s = time.perf_counter() - t0
+    present_cpu_s = time.process_time() - c0
     _, traced_peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     peak_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -125,6 +129,7 @@ def main() -> int:
                     "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
                     "load_avg_1min": os.getloadavg()[0]},
         "model": model_kind,
+        "engine": args.engine,
         "n_neurons": int(resp.sizes["neuron"]),
         "n_stimuli": len(stim),
         "n_trials": n_trials,
@@ -133,6 +138,7 @@ def main() -> int:
         "batch_size": args.batch_size,
         "render_s": render_s,
         "present_s": present_s,
+        "present_cpu_s": present_cpu_s,  # the less disturbed figure on a shared machine
         "presentations_per_s": n_pres / present_s,
         "neuron_steps_per_s": n_pres * steps * resp.sizes["neuron"] / present_s,
         "responses_dtype": str(resp.dtype),
@@ -148,7 +154,8 @@ def main() -> int:
         result["gabor_fit_s"] = time.perf_counter() - t0
         result["gabor_fraction"] = float(frac)
         result["gabor_considered"] = frac.n_considered
-    name = "bench_population_quick.json" if args.quick else "bench_population.json"
+    name = ("bench_population" + ("" if args.engine == "step" else f"_{args.engine}")
+            + ("_quick" if args.quick else "") + ".json")
     path = Path(args.out) / name
     atomic_write_json(path, result)
     print(json.dumps(result, indent=2))

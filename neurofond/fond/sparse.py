@@ -330,9 +330,12 @@ class ExactInference:
         self._n_active = 0
 
     def _feedforward(self, x: torch.Tensor) -> torch.Tensor:
-        if self._ff is None or x is not self._x or x._version != self._x_version:
+        # tensors made under torch.inference_mode have no version counter: they are matched
+        # by identity only (present() passes a new tensor whenever the input changes)
+        version = -2 if x.is_inference() else x._version
+        if self._ff is None or x is not self._x or version != self._x_version:
             self._ff = (x * self.consts.inv_var) @ self.model.phi
-            self._x, self._x_version = x, x._version
+            self._x, self._x_version = x, version
         return self._ff
 
     def _use_sparse(self, z: torch.Tensor) -> bool:

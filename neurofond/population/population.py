@@ -57,11 +57,14 @@ from .timing import BLANK, DEFAULT_STATIC_STEPS, TrialSchedule, trial_schedule
 from .transform import MODES, PresentationTransform
 
 __all__ = ["CLAMP_MARGIN", "DEFAULT_STATIC_STEPS", "InSilicoPopulation", "MAX_RESULT_GB",
+           "PRESENT_ENGINES",
            "ParameterError", "SETTLING_RTOL", "SpontaneousStateWarning", "TileLayout"]
 
 #: Default ceiling (GB, 10^9 bytes) on the arrays :meth:`InSilicoPopulation.present` returns;
 #: larger requests are refused before anything is allocated (``max_result_gb`` raises it).
 MAX_RESULT_GB = 4.0
+#: How :meth:`InSilicoPopulation.present` steps an iP-VAE (its ``engine`` argument).
+PRESENT_ENGINES = ("step", "fast")
 
 #: An iP-VAE neuron is *at the clamp* in a step when its membrane potential ``u`` is within
 #: ``ln 2`` of the soft-clamp level ``c`` (``IterativeVAE.clamp_c``): ``u = c - softplus(c - v)``
@@ -294,7 +297,7 @@ class InSilicoPopulation:
                 batch_size: int = 1024, return_rates: bool = False, progress: bool = True,
                 record_steps: Iterable[int] | None = None,
                 max_result_gb: float = MAX_RESULT_GB,
-                check_steady_state: bool | None = None,
+                check_steady_state: bool | None = None, engine: str = "step",
                 **unknown: Any) -> xr.DataArray | xr.Dataset:
         """Present stimuli and record spike counts, one time bin per model step.
 
@@ -345,6 +348,15 @@ class InSilicoPopulation:
             warn (:class:`SpontaneousStateWarning`) when the blank is shorter. None
             (default): check shipped models (:meth:`from_pretrained`) and populations whose
             settling was already measured; True: measure it if needed; False: no check.
+        engine : {"step", "fast"}
+            How an iP-VAE steps. ``"step"`` (default): :meth:`IterativeVAE.step`, the
+            numbers of every result computed so far. ``"fast"``: sparse products and the
+            fused update + spikes of :class:`neurofond.fond.sparse.ExactInference` (the same
+            seed draws and uniforms; potentials equal to float32 rounding, so a count can
+            differ where a uniform falls within that rounding of a CDF boundary: equal in
+            distribution, not bit for bit); faster where the population is sparse
+            (``benchmarks/bench_population.py``). Gaussian models step the same either way.
+            Recorded in attrs ``engine``.
 
         Returns
         -------
@@ -413,7 +425,9 @@ class InSilicoPopulation:
         _reject_unknown(unknown, "present", (
             "n_trials", "blank_steps", "steps_per_frame", "stimulus_steps", "seed",
             "batch_size", "return_rates", "progress", "record_steps", "max_result_gb",
-            "check_steady_state"))
+            "check_steady_state", "engine"))
+        if engine not in PRESENT_ENGINES:
+            raise ValueError(f"engine: expected one of {PRESENT_ENGINES}, got {engine!r}")
         stim = _as_stimuli(stimuli)
         n_trials = check_int(n_trials, "n_trials", minimum=1)
         batch_size = check_int(batch_size, "batch_size", minimum=1)
@@ -441,6 +455,11 @@ class InSilicoPopulation:
         blank_x = torch.full((1, self.patch_size**2), self.transform.blank_value(),
                              dtype=torch.float32, device=self.device)
         clamp = _ClampCount(n_tiles * k, n_stim) if self.model.is_poisson else None
+        exact = None
+        if engine == "fast" and self.model.is_poisson:
+            from ..fond.sparse import ExactInference
+
+            exact = ExactInference(self.model)
         bar = _progress(n_stim * n_trials * n_tiles, progress, self.name)
         try:
             for s0 in range(0, n_stim, stim_chunk):
@@ -452,7 +471,7 @@ class InSilicoPopulation:
                     sl = slice(r0, r0 + batch_size)
                     counts, rate_buf, hits = self._run_rows(x_all, si[sl], pi[sl], blank_x,
                                                             schedule, gen, return_rates,
-                                                            spikes.dtype)
+                                                            spikes.dtype, exact)
                     if clamp is not None and hits is not None:
                         clamp.add(hits, pi[sl], k, si[sl] + s0)
                     if counts.dtype != spikes.dtype:
@@ -470,7 +489,7 @@ class InSilicoPopulation:
                                  blank_steps=schedule.blank_steps,
                                  steps_per_frame=schedule.steps_per_frame,
                                  stimulus_steps=schedule.stimulus_steps, seed=seed,
-                                 batch_size=batch_size)
+                                 batch_size=batch_size, engine=engine)
         n_steps = n_trials * n_stim * n_tiles * k * (schedule.blank_steps
                                                      + schedule.stimulus_steps)
         attrs["clamp_fraction_steps"] = "" if clamp is None else clamp.fraction_steps(n_steps)
@@ -622,7 +641,8 @@ class InSilicoPopulation:
     @torch.inference_mode()
     def _run_rows(self, x_all: np.ndarray, si: np.ndarray, pi: np.ndarray, blank_x: torch.Tensor,
                   schedule: TrialSchedule, gen: torch.Generator, return_rates: bool,
-                  dtype: np.dtype) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+                  dtype: np.dtype, exact: Any = None,
+                  ) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         """Simulate one chunk of rows; returns counts (B, K, n_rec), rates or None, and for
         iP-VAE the number of steps each (row, neuron) spent at the clamp (B, K) (else None)."""
         model, b, k = self.model, si.size, self.n_units
@@ -645,7 +665,10 @@ class InSilicoPopulation:
                 else:
                     x = torch.from_numpy(x_all[si, want, pi]).to(self.device)
                 residual = None  # the input changed: x - Phi z must be recomputed
-            state, residual = model.step(state, x, generator=gen, residual=residual)
+            if exact is not None:  # engine="fast": sparse products, fused update + spikes
+                state, _ = exact.step(state, x, generator=gen, need_residual=False)
+            else:
+                state, residual = model.step(state, x, generator=gen, residual=residual)
             if hits is not None:
                 hits += state.u >= threshold
             slot = record_slot[step + schedule.blank_steps]
