@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from neurofond.fond import IterativeVAE, ModelConfig
-from neurofond.fond.evaluate import run_inference
+from neurofond.fond.evaluate import evaluate, run_inference
 from neurofond.fond.sampling import _compiled, poisson_spikes, use_hard_sampler
 from neurofond.fond.sparse import (
     ExactInference,
@@ -222,3 +222,14 @@ def test_vector_and_scalar_cdf_search_agree_bit_for_bit():
     finally:
         _compiled._set_vector_inversion(previous)
     assert torch.equal(vector, scalar)
+
+
+def test_evaluate_records_the_fused_fraction(shipped):
+    model, x = shipped
+    fused = evaluate(model, x[:32].numpy(), 4, batch_size=16, seed=0)
+    unfused = evaluate(model, x[:32].numpy(), 4, batch_size=16, seed=0, fused=False)
+    dense = evaluate(model, x[:32].numpy(), 4, batch_size=16, seed=0, sparse="never")
+    assert fused.summary["fused_steps"] == 1.0
+    assert unfused.summary["fused_steps"] == 0.0 and dense.summary["fused_steps"] == 0.0
+    # same seed: the same stream, R^2 equal to rounding over these few steps
+    assert fused.summary["r2"] == pytest.approx(unfused.summary["r2"], abs=1e-4)

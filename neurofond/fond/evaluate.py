@@ -98,7 +98,8 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
     sums : dict
         Per-step sums over the batch (``r2``, ``r2_map``, ``ss_res``, ``ss_tot``,
         ``ss_res_map``, ``zeros``, ``du_norm``), the per-sample R^2 of every step
-        (``r2_samples``, shape (n_steps, B)) and ``sparse`` (1 where the step was sparse).
+        (``r2_samples``, shape (n_steps, B)), ``sparse`` (1 where the step was sparse) and
+        ``fused`` (1 where its update and spikes were fused).
     state : InferenceState
         The final state.
     """
@@ -106,7 +107,8 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
     state = model.initial_state(x.shape[0], generator=generator)
     residual = x - model.decode(state.response)
     sums = {k: torch.zeros(n_steps, dtype=torch.float64) for k in
-            ("r2", "r2_map", "ss_res", "ss_tot", "ss_res_map", "zeros", "du_norm", "sparse")}
+            ("r2", "r2_map", "ss_res", "ss_tot", "ss_res_map", "zeros", "du_norm", "sparse",
+             "fused")}
     ss_tot = ((x - x.mean(-1, keepdim=True)) ** 2).sum(-1)
     if record:
         sums["r2_samples"] = torch.empty(n_steps, x.shape[0], dtype=torch.float32)
@@ -117,10 +119,11 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
         raise ValueError(f"sparse: expected one of {SPARSE_MODES}, got {sparse!r}")
     for t in range(n_steps):
         if exact is not None:
-            n_sparse = exact.n_sparse
+            n_sparse, n_fused = exact.n_sparse, exact.n_fused
             new, residual = exact.step(state, x, generator=generator, residual=residual,
                                        need_residual=record)
             sums["sparse"][t] = exact.n_sparse - n_sparse
+            sums["fused"][t] = exact.n_fused - n_fused
         else:
             new, residual = model.step(state, x, generator=generator, residual=residual,
                                        consts=consts)
@@ -142,7 +145,8 @@ def run_inference(model: IterativeVAE, x: torch.Tensor, n_steps: int, *,
 
 def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: int = 1000, *,
              batch_size: int = 1000, seed: int = 0, device: str | torch.device = "cpu",
-             progress: bool = False, sparse: str = "auto") -> EvaluationResult:
+             progress: bool = False, sparse: str = "auto",
+             fused: bool | None = None) -> EvaluationResult:
     """Evaluate a model on patches with ``n_steps`` inference steps.
 
     Parameters
@@ -162,6 +166,8 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
         Show a progress bar over batches.
     sparse : {"auto", "always", "never"}
         Sparse exact inference of iP-VAE steps (:func:`run_inference`).
+    fused : bool, optional
+        Fused update + spikes of iP-VAE steps (:func:`run_inference`).
 
     Returns
     -------
@@ -170,7 +176,8 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
         step, ``convergence_step`` (on the R^2 trace), ``distance``,
         ``zeros_at_convergence`` and ``spike_sampler`` (the hard-spike backend,
         :func:`neurofond.fond.sampling.hard_sampler_for`; None for Gaussian models) and
-        ``sparse_steps`` (fraction of batch-steps taken sparse).
+        ``sparse_steps`` (fraction of batch-steps taken sparse) and ``fused_steps``
+        (fraction whose update and spikes were fused).
     """
     device = check_device(device)
     x_all = torch.as_tensor(np.asarray(patches), dtype=torch.float32)
@@ -193,7 +200,8 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
         batches = tqdm(batches, desc="evaluate", unit="batch")
     for start in batches:
         x = x_all[start:start + batch_size].to(device)
-        sums, _ = run_inference(model, x, n_steps, generator=generator, sparse=sparse)
+        sums, _ = run_inference(model, x, n_steps, generator=generator, sparse=sparse,
+                                fused=fused)
         per_sample.append(sums.pop("r2_samples"))
         for k, v in sums.items():
             totals[k] = totals.get(k, 0) + v
@@ -221,5 +229,7 @@ def evaluate(model: IterativeVAE, patches: np.ndarray | torch.Tensor, n_steps: i
         # which hard-spike backend drew the spikes (same seed + same backend -> same spikes)
         "spike_sampler": model.spike_sampler(),
         "sparse_steps": float(totals["sparse"].sum()) / (len(per_sample) * n_steps),
+        # fused update + spikes (the same stream; rates to float32 rounding: docs/fond.md)
+        "fused_steps": float(totals["fused"].sum()) / (len(per_sample) * n_steps),
     }
     return EvaluationResult(traces=traces, n_samples=n, summary=summary)
