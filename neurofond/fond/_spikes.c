@@ -398,8 +398,6 @@ static PyObject *subtract_rows(PyObject *self, PyObject *args) {
  */
 typedef int32_t vec16i __attribute__((vector_size(64)));
 #define AI static inline __attribute__((always_inline))
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wpsabi"
 
 AI vec16 v_select(vec16i mask, vec16 a, vec16 b) {
     return (vec16)((mask & (vec16i)a) | (~mask & (vec16i)b));
@@ -549,6 +547,15 @@ __attribute__((target("avx512f,avx2,fma"))) static Py_ssize_t update_sample_avx5
     return update_sample_body(UPD_CALL);
 }
 #endif
+static Py_ssize_t update_sample_any(UPD_ARGS) { /* the widest build this CPU runs */
+#ifdef SUB_SIMD
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
+        return update_sample_avx512(UPD_CALL);
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
+        return update_sample_avx2(UPD_CALL);
+#endif
+    return update_sample_plain(UPD_CALL);
+}
 
 /* update_sample(drive, u, bias, u_out, rate_out, z_out, n, K, eta, c, floor, seed,
  *               block_start, block_stop) -> (nonzero counts, invalid elements) */
@@ -568,26 +575,15 @@ static PyObject *update_sample(PyObject *self, PyObject *args) {
     const float *bias = (const float *)(uintptr_t)a_bias;
     float *u_out = (float *)(uintptr_t)a_uo, *rate = (float *)(uintptr_t)a_rate;
     float *z = (float *)(uintptr_t)a_z;
-    float eta_f = (float)eta, c_f = (float)c, floor_f = (float)floor_;
     inversion_lists_t *ws = (inversion_lists_t *)PyMem_RawMalloc(sizeof(inversion_lists_t));
     if (ws == NULL) return PyErr_NoMemory();
     Py_BEGIN_ALLOW_THREADS
-#ifdef SUB_SIMD
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("fma"))
-        bad = update_sample_avx512(drive, u_in, bias, u_out, rate, z, n, K, eta_f, c_f, floor_f,
-                                   (uint64_t)seed, b0, b1, &nnz, ws);
-    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        bad = update_sample_avx2(drive, u_in, bias, u_out, rate, z, n, K, eta_f, c_f, floor_f,
-                                 (uint64_t)seed, b0, b1, &nnz, ws);
-    else
-#endif
-        bad = update_sample_plain(drive, u_in, bias, u_out, rate, z, n, K, eta_f, c_f, floor_f,
-                                  (uint64_t)seed, b0, b1, &nnz, ws);
+    bad = update_sample_any(drive, u_in, bias, u_out, rate, z, n, K, (float)eta, (float)c,
+                            (float)floor_, (uint64_t)seed, b0, b1, &nnz, ws);
     Py_END_ALLOW_THREADS
     PyMem_RawFree(ws);
     return Py_BuildValue("nn", nnz, bad);
 }
-#pragma GCC diagnostic pop
 
 /* _set_vector_inversion(flag) -> previous flag (tests: the scalar and vector pass 2 agree) */
 static PyObject *set_vector_inversion(PyObject *self, PyObject *args) {
