@@ -343,13 +343,12 @@ class ExactInference:
             return False
         if self.mode == "always":
             return True
-        if z is self._spikes:
-            frac = self._n_active / max(z.numel(), 1)
-            self.last_active_fraction = frac
-            return choose_sparse(frac, self.crossover)
-        # spike counts are >= 0: their signs sum to the number of active neurons (a single
-        # vectorised pass, several times cheaper than count_nonzero here)
-        frac = float(z.sign().sum(dtype=torch.float64)) / max(z.numel(), 1)
+        if z is self._spikes:  # counted by the fused kernel that drew them
+            n_active = float(self._n_active)
+        else:  # spike counts are >= 0: their signs sum to the number of active neurons (a
+            # single vectorised pass, several times cheaper than count_nonzero here)
+            n_active = float(z.sign().sum(dtype=torch.float64))
+        frac = n_active / max(z.numel(), 1)
         self.last_active_fraction = frac
         return choose_sparse(frac, self.crossover)
 
