@@ -539,13 +539,18 @@ def _pair_columns(row: dict[str, Any], data_pairs: dict[int, dict[str, Any]],
         row[f"mean_{name}_model"] = float(m.mean()) if m.size else float("nan")
         row[f"n_pairs_data_{name}"] = int(d.size)
         row[f"n_pairs_model_{name}"] = int(m.size)
-        res = ks_compare(m, d, bins, n_bootstrap=n_boot, seed=seed)
-        row[f"ks_similarity_{short}"] = res["raw"]
-        row[f"ks_similarity_{short}_ceiling"] = res["ceiling"]
-        row[f"ks_similarity_{short}_ceiled"] = res["ceiled"]
-        if res["reason"]:
-            notes.append(f"ks_{short}: {res['reason']}")
+        _put_ks(row, short, ks_compare(m, d, bins, n_bootstrap=n_boot, seed=seed), notes)
     row["notes"] = "; ".join(notes)
+
+
+def _put_ks(row: dict[str, Any], short: str, res: dict[str, Any], notes: list[str]) -> None:
+    """The ``ks_similarity_<short>`` columns (raw, ceiling, ceiled) of one ``ks_compare`` result
+    into ``row``; its reason, if any, appended to ``notes``."""
+    row[f"ks_similarity_{short}"] = res["raw"]
+    row[f"ks_similarity_{short}_ceiling"] = res["ceiling"]
+    row[f"ks_similarity_{short}_ceiled"] = res["ceiled"]
+    if res["reason"]:
+        notes.append(f"ks_{short}: {res['reason']}")
 
 
 def _ks_columns(row: dict[str, Any], data_vals: dict[str, np.ndarray],
@@ -556,12 +561,8 @@ def _ks_columns(row: dict[str, Any], data_vals: dict[str, np.ndarray],
     row["median_peak_evoked_data"] = nanmedian(data_vals["peak_evoked_hz"])
     row["median_peak_evoked_model"] = nanmedian(model_vals["peak_evoked_hz"])
     for short, (prop, bins) in PROPERTIES.items():
-        res = ks_compare(model_vals[prop], data_vals[prop], bins, n_bootstrap=n_boot, seed=seed)
-        row[f"ks_similarity_{short}"] = res["raw"]
-        row[f"ks_similarity_{short}_ceiling"] = res["ceiling"]
-        row[f"ks_similarity_{short}_ceiled"] = res["ceiled"]
-        if res["reason"]:
-            notes.append(f"ks_{short}: {res['reason']}")
+        _put_ks(row, short, ks_compare(model_vals[prop], data_vals[prop], bins,
+                                       n_bootstrap=n_boot, seed=seed), notes)
     row["notes"] = "; ".join(notes)
 
 
