@@ -195,9 +195,8 @@ def seed_measures(model: str, *, mode: str = "quick", seed: int = 0, device: str
     from .._checks import check_int
     from ..population import InSilicoPopulation
     from ..pretrained import CheckpointInfo
-    from . import _present
     from .contrast import contrast_latency
-    from .survey import PRESETS, _gray, _static_sweep, _window_counts, grating_measures
+    from .survey import PRESETS, _static_sweep_responses, grating_measures
 
     if mode not in SPREAD_PRESETS:
         raise ValueError(f"mode: expected one of {tuple(SPREAD_PRESETS)}, got {mode!r}")
@@ -219,21 +218,7 @@ def seed_measures(model: str, *, mode: str = "quick", seed: int = 0, device: str
                                                   device=device)
 
     pop = population(float(cfg["ms_per_step"]))
-    keep = slice(None) if cfg["n_neurons"] is None else slice(0, int(cfg["n_neurons"]))
-    geometry = _present.geometry(pop, int(cfg["canvas_px"]))
-    blank = _present.steps(pop, cfg["blank_ms"], "blank_ms")
-    shown = _present.steps(pop, cfg["stimulus_ms"], "stimulus_ms")
-    stim = _static_sweep(cfg, geometry, cfg["contrasts"])
-    with warnings.catch_warnings():  # the gray control replaces the pre-onset baseline
-        warnings.filterwarnings("ignore", message=r".*spontaneous state.*")
-        resp = pop.present(stim, n_trials=int(cfg["n_trials"]), blank_steps=blank,
-                           stimulus_steps=shown, seed=seed, progress=progress)
-        gray = pop.present(_gray(stim), n_trials=int(cfg["n_trials"]), blank_steps=blank,
-                           stimulus_steps=shown, seed=seed + 1, progress=False)
-    resp = resp.isel(neuron=keep)
-    w0, w1 = cfg["window_ms"]
-    spont = _window_counts(gray.isel(neuron=keep), cfg["window_ms"]).mean(0) / (
-        (w1 - w0) / 1000.0)
+    resp, spont, _, _ = _static_sweep_responses(pop, cfg, seed=seed, progress=progress)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # empty slices: NaN, said below
         summ, _ = grating_measures(resp, spontaneous_hz=spont, spiking=True,

@@ -386,6 +386,41 @@ def _static_sweep(cfg: Mapping[str, Any], geometry: Any, contrasts: Sequence[flo
                          phases=[0.0], contrasts=list(contrasts))
 
 
+def _static_sweep_responses(pop: Any, cfg: Mapping[str, Any], *, seed: int, progress: bool = False,
+                           log: Callable[[str], None] | None = None
+                           ) -> tuple[Any, np.ndarray, Any, slice]:
+    """The survey's static grating sweep shown to ``pop`` and its spontaneous rate.
+
+    The sweep (``cfg``'s orientations, SFs and contrasts; ``cfg["n_trials"]`` trials, sampler
+    seed ``seed``) and the matched mean-gray control (seed ``seed + 1``) whose mean rate in
+    ``cfg["window_ms"]`` is the spontaneous rate per neuron (spikes/s for spike counts). The
+    gray control replaces the pre-onset baseline, so the spontaneous-state warning is not shown.
+
+    Returns
+    -------
+    (responses, spontaneous_hz, geometry, keep)
+        Responses of the kept neurons (``cfg["n_neurons"]``: the first n, or all), their
+        spontaneous rates, the screen geometry of the sweep and the neuron slice.
+    """
+    keep = slice(None) if cfg["n_neurons"] is None else slice(0, int(cfg["n_neurons"]))
+    geometry = _present.geometry(pop, int(cfg["canvas_px"]))
+    blank = _present.steps(pop, cfg["blank_ms"], "blank_ms")
+    shown = _present.steps(pop, cfg["stimulus_ms"], "stimulus_ms")
+    stim = _static_sweep(cfg, geometry, cfg["contrasts"])
+    with warnings.catch_warnings():  # the gray control replaces the pre-onset baseline
+        warnings.filterwarnings("ignore", message=r".*spontaneous state.*")
+        if log is not None:
+            log(f"{pop.name}: static gratings ({len(stim)} x {cfg['n_trials']} trials)")
+        resp = pop.present(stim, n_trials=int(cfg["n_trials"]), blank_steps=blank,
+                           stimulus_steps=shown, seed=seed, progress=progress)
+        gray = pop.present(_gray(stim), n_trials=int(cfg["n_trials"]), blank_steps=blank,
+                           stimulus_steps=shown, seed=seed + 1, progress=False)
+    w0, w1 = cfg["window_ms"]
+    spont = _window_counts(gray.isel(neuron=keep), cfg["window_ms"]).mean(0) / (
+        (w1 - w0) / 1000.0)
+    return resp.isel(neuron=keep), spont, geometry, keep
+
+
 def model_source(name: str, cfg: Mapping[str, Any], *, seed: int = 0, device: str = "cpu",
                  progress: bool = False,
                  log: Callable[[str], None] | None = None) -> tuple[dict[str, Any], dict]:
@@ -411,22 +446,8 @@ def model_source(name: str, cfg: Mapping[str, Any], *, seed: int = 0, device: st
                                              device=device)
     family = str(pop.model.config.family)
     spiking = family == "poisson"
-    n_neurons = cfg["n_neurons"]
-    keep = slice(None) if n_neurons is None else slice(0, int(n_neurons))
-    geometry = _present.geometry(pop, int(cfg["canvas_px"]))
-    blank = _present.steps(pop, cfg["blank_ms"], "blank_ms")
-    shown = _present.steps(pop, cfg["stimulus_ms"], "stimulus_ms")
-    stim = _static_sweep(cfg, geometry, cfg["contrasts"])
-    with warnings.catch_warnings():  # the gray control replaces the pre-onset baseline
-        warnings.filterwarnings("ignore", message=r".*spontaneous state.*")
-        log(f"{pop.name}: static gratings ({len(stim)} x {cfg['n_trials']} trials)")
-        resp = pop.present(stim, n_trials=int(cfg["n_trials"]), blank_steps=blank,
-                           stimulus_steps=shown, seed=seed, progress=progress)
-        gray = pop.present(_gray(stim), n_trials=int(cfg["n_trials"]), blank_steps=blank,
-                           stimulus_steps=shown, seed=seed + 1, progress=False)
-    resp = resp.isel(neuron=keep)
-    spont = _window_counts(gray.isel(neuron=keep), cfg["window_ms"]).mean(0) / (
-        (cfg["window_ms"][1] - cfg["window_ms"][0]) / 1000.0)
+    resp, spont, geometry, keep = _static_sweep_responses(pop, cfg, seed=seed,
+                                                          progress=progress, log=log)
     log(f"{pop.name}: latency (blank {cfg['latency_blank_ms']:g} ms)")
     lat_stim = _static_sweep(cfg, geometry, [max(cfg["contrasts"])])
     lat_shown = _present.steps(pop, 200.0, "stimulus_ms")
