@@ -1,6 +1,7 @@
 """A real (short) training run learns, is reproducible, and resumes."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,6 +29,22 @@ def _cfgs(family="poisson", steps=120):
     tcfg = TrainConfig(epochs=100, batch_size=100, max_steps=steps, eval_every=100,
                        checkpoint_every=1, lr=1e-2)
     return model, tcfg
+
+
+class _Interrupted(Exception):
+    """Raised by the epoch callback of :func:`_interrupt_after_first_epoch`."""
+
+
+def _interrupt_after_first_epoch(mcfg, tcfg, patches, out, name: str):
+    """Train until the end of the first epoch (its trainer state is written), then stop, as an
+    interrupted run does; returns the trainer state's path."""
+    def stop(record):
+        raise _Interrupted
+
+    with pytest.raises(_Interrupted):
+        train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing, out,
+              name=name, progress=False, on_epoch_end=stop)
+    return Path(out) / f"{name}.trainer.safetensors"
 
 
 def test_training_steps_descend_the_unrolled_free_energy():
@@ -87,15 +104,7 @@ def test_resume_continues_to_the_same_weights(tmp_path, patches):
     full = train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing,
                  tmp_path / "full", name="m", progress=False)
     # interrupt after the first epoch (40 steps; its trainer state is saved), then resume
-    class Stop(Exception):
-        pass
-
-    def stop(record):
-        raise Stop
-
-    with pytest.raises(Stop):
-        train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing,
-              tmp_path / "resumed", name="m", progress=False, on_epoch_end=stop)
+    _interrupt_after_first_epoch(mcfg, tcfg, patches, tmp_path / "resumed", "m")
     resumed = train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing,
                        tmp_path / "resumed", name="m", progress=False, resume=True)
     for k, v in full.model.state_dict().items():
@@ -153,16 +162,9 @@ def test_resume_without_any_state_needs_restart(tmp_path, patches):
 
 
 def test_an_unfinished_run_is_not_silently_restarted(tmp_path, patches):
-    class Stop(Exception):
-        pass
-
-    def stop(record):
-        raise Stop
-
     mcfg, tcfg = _cfgs(steps=80)
     args = (mcfg, tcfg, patches.train, patches.validation, patches.preprocessing, tmp_path)
-    with pytest.raises(Stop):
-        train(*args, name="r", progress=False, on_epoch_end=stop)
+    _interrupt_after_first_epoch(mcfg, tcfg, patches, tmp_path, "r")
     before = _snapshot(tmp_path)
     with pytest.raises(FileExistsError, match="unfinished run.*--resume.*--restart"):
         train(*args, name="r", progress=False)
@@ -225,14 +227,7 @@ def test_extending_max_steps_on_resume_is_recorded_at_the_step(tmp_path, patches
 
 def test_truncated_trainer_state_gives_a_clear_error(tmp_path, patches, capsys):
     mcfg, tcfg = _cfgs(steps=80)
-
-    def stop(record):
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing, tmp_path,
-              name="r", progress=False, on_epoch_end=stop)
-    state = tmp_path / "r.trainer.safetensors"
+    state = _interrupt_after_first_epoch(mcfg, tcfg, patches, tmp_path, "r")
     data = state.read_bytes()
     for damaged in (data[: len(data) // 2], b"\x00" * 7, data[:8] + b"{not json" + data[17:]):
         state.write_bytes(damaged)
@@ -256,14 +251,7 @@ def test_trainer_state_of_the_original_format_still_resumes(tmp_path, patches):
     tcfg.eval_every = 1
     full = train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing,
                  tmp_path / "full", name="m", progress=False)
-
-    def stop(record):
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing,
-              tmp_path / "old", name="m", progress=False, on_epoch_end=stop)
-    state = tmp_path / "old" / "m.trainer.safetensors"
+    state = _interrupt_after_first_epoch(mcfg, tcfg, patches, tmp_path / "old", "m")
     with safe_open(str(state), framework="pt") as fh:
         meta = fh.metadata()
     legacy = {k: meta[k] for k in ("step", "n_candidates", "history", "model_config")}
@@ -287,14 +275,7 @@ def test_resume_on_another_device_type_reseeds_and_records_it(tmp_path, patches)
     from safetensors.torch import save_file
 
     mcfg, tcfg = _cfgs(steps=80)
-
-    def stop(record):
-        raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing,
-              tmp_path / "a", name="r", progress=False, on_epoch_end=stop)
-    state = tmp_path / "a" / "r.trainer.safetensors"
+    state = _interrupt_after_first_epoch(mcfg, tcfg, patches, tmp_path / "a", "r")
     with safe_open(str(state), framework="pt") as f:
         meta = f.metadata()
         tensors = {k: f.get_tensor(k) for k in f.keys()}
