@@ -69,12 +69,17 @@ SPARSE_MODES = ("auto", "always", "never")
 _PARALLEL_MIN_ROWS = 256
 
 
+def _kernel_applies(model: IterativeVAE, kernel: str) -> bool:
+    """An iP-VAE with CPU float32 parameters and ``kernel`` of ``neurofond.fond._spikes`` built."""
+    return (model.is_poisson and model.phi.device.type == "cpu"
+            and model.phi.dtype == torch.float32 and _compiled is not None
+            and hasattr(_compiled, kernel))
+
+
 def sparse_available(model: IterativeVAE) -> bool:
     """Whether ``model`` can take sparse steps: an iP-VAE whose decoder is a CPU float32
     tensor, with the compiled kernel built (``neurofond.fond._spikes``)."""
-    return (model.is_poisson and model.phi.device.type == "cpu"
-            and model.phi.dtype == torch.float32 and _compiled is not None
-            and hasattr(_compiled, "subtract_rows"))
+    return _kernel_applies(model, "subtract_rows")
 
 
 def choose_sparse(active_fraction: float, crossover: float = CROSSOVER) -> bool:
@@ -165,9 +170,7 @@ def update_poisson(model: IterativeVAE, u: torch.Tensor, drive: torch.Tensor,
 def fused_available(model: IterativeVAE) -> bool:
     """Whether ``model`` can take fused update + spike steps (:func:`update_sample_fused`):
     an iP-VAE with CPU float32 parameters and the compiled kernel built."""
-    return (model.is_poisson and model.phi.device.type == "cpu"
-            and model.phi.dtype == torch.float32 and _compiled is not None
-            and hasattr(_compiled, "update_sample"))
+    return _kernel_applies(model, "update_sample")
 
 
 @torch.no_grad()
