@@ -33,6 +33,7 @@ import contextvars
 import math
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import torch
 
@@ -158,6 +159,21 @@ def hard_sampler_for(rate: torch.Tensor, sampler: str = "auto") -> str:
     return "compiled"
 
 
+def _over_blocks(kernel: Any, args: tuple, n: int) -> list:
+    """``kernel(*args, block_start, block_stop)`` over the blocks of ``n`` elements of the C
+    extension (``BLOCK_SIZE`` each, seeded by their index), split into contiguous runs on
+    torch's thread count (one run below :data:`POISSON_PARALLEL_MIN` elements); the results
+    of the runs in order. The blocks' numbers do not depend on the split."""
+    n_blocks = -(-n // _compiled.BLOCK_SIZE)
+    workers = min(torch.get_num_threads(), n_blocks) if n >= POISSON_PARALLEL_MIN else 1
+    if workers <= 1:
+        return [kernel(*args, 0, n_blocks)]
+    cuts = [n_blocks * i // workers for i in range(workers + 1)]
+    futures = [_thread_pool(workers).submit(kernel, *args, cuts[i], cuts[i + 1])
+               for i in range(workers)]
+    return [f.result() for f in futures]
+
+
 def _poisson_compiled(rate: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
     assert _compiled is not None
     flat = rate.detach().reshape(-1).contiguous()
@@ -165,16 +181,8 @@ def _poisson_compiled(rate: torch.Tensor, generator: torch.Generator | None) -> 
     out = torch.empty_like(flat)
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     n = flat.numel()
-    n_blocks = -(-n // _compiled.BLOCK_SIZE)
-    workers = min(torch.get_num_threads(), n_blocks) if n >= POISSON_PARALLEL_MIN else 1
-    args = (flat.data_ptr(), p0.data_ptr(), out.data_ptr(), n, seed)
-    if workers <= 1:
-        bad = _compiled.sample(*args, 0, n_blocks)
-    else:
-        cuts = [n_blocks * i // workers for i in range(workers + 1)]
-        futures = [_thread_pool(workers).submit(_compiled.sample, *args, cuts[i], cuts[i + 1])
-                   for i in range(workers)]
-        bad = sum(f.result() for f in futures)
+    bad = sum(_over_blocks(_compiled.sample,
+                           (flat.data_ptr(), p0.data_ptr(), out.data_ptr(), n, seed), n))
     if bad:
         raise ValueError(f"rate: expected finite non-negative rates, got {bad} NaN, negative "
                          "or infinite values")

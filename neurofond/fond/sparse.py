@@ -48,8 +48,8 @@ import torch.nn.functional as F
 
 from .model import InferenceState, IterativeVAE, StepConstants
 from .sampling import (
-    POISSON_PARALLEL_MIN,
     _compiled,
+    _over_blocks,
     _thread_pool,
     hard_sampler_for,
     poisson_spikes,
@@ -234,19 +234,11 @@ def update_sample_fused(model: IterativeVAE, u: torch.Tensor, drive: torch.Tenso
     u_new, rate, spikes = torch.empty_like(u), torch.empty_like(u), torch.empty_like(u)
     seed = int(torch.randint(0, 2**62, (1,), generator=generator))
     n, k = u.numel(), u.shape[1]
-    n_blocks = -(-n // _compiled.BLOCK_SIZE)
     args = (drive.data_ptr(), u.data_ptr(), bias.data_ptr(), u_new.data_ptr(), rate.data_ptr(),
             spikes.data_ptr(), n, k, float(consts.eta), float(consts.clamp),
             float(model.config.floor), seed)
-    workers = min(torch.get_num_threads(), n_blocks) if n >= POISSON_PARALLEL_MIN else 1
-    if workers <= 1:
-        active, bad = _compiled.update_sample(*args, 0, n_blocks)
-    else:
-        cuts = [n_blocks * i // workers for i in range(workers + 1)]
-        futures = [_thread_pool(workers).submit(_compiled.update_sample, *args, cuts[i],
-                                                cuts[i + 1]) for i in range(workers)]
-        parts = [f.result() for f in futures]
-        active, bad = sum(p[0] for p in parts), sum(p[1] for p in parts)
+    parts = _over_blocks(_compiled.update_sample, args, n)
+    active, bad = sum(p[0] for p in parts), sum(p[1] for p in parts)
     if bad:
         raise ValueError(f"u, drive: {bad} NaN values reached the spike sampler (expected "
                          "finite potentials and drive)")
