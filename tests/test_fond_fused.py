@@ -224,6 +224,67 @@ def test_vector_and_scalar_cdf_search_agree_bit_for_bit():
     assert torch.equal(vector, scalar)
 
 
+def _vector_generator_runs() -> bool:
+    """Whether this CPU draws eight blocks' uniforms in AVX-512 lanes (setting unchanged)."""
+    previous = _compiled._set_vector_generator(True)
+    return _compiled._set_vector_generator(previous)
+
+
+def _scalar_draws(fn):
+    previous = _compiled._set_vector_generator(False)
+    try:
+        return fn()
+    finally:
+        _compiled._set_vector_generator(previous)
+
+
+needs_vector_generator = pytest.mark.skipif(
+    not _vector_generator_runs(), reason="no AVX-512F/DQ/VL on this CPU: one way of drawing")
+
+
+@needs_vector_generator
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("kind", ["mixed", "ptrs-heavy", "odd-length"])
+def test_vector_generator_gives_the_scalar_counts(kind, threads):
+    """Eight blocks' uniforms drawn side by side in vector lanes, then read in order by pass 1:
+    the counts of the one-block-after-another generator, bit for bit. Covered: runs of
+    listable rates between PTRS elements (1 % of a trained population's rates are >= 10),
+    blocks whose PTRS draws use up the uniforms drawn ahead (every rate >= 10: the lane's
+    generator takes over), a last partial block and a last group of fewer than eight blocks,
+    NaN rates (counted as bad)."""
+    gen = torch.Generator().manual_seed(11)
+    rate = {"mixed": _mixed_rates(),
+            "ptrs-heavy": torch.rand(3 * 4096 + 17, generator=gen) * 40 + 10,
+            "odd-length": torch.rand(9 * 4096 + 1234, generator=gen) * 12}[kind]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for seed in (0, 2**61 + 5):
+            vector = poisson_spikes(rate, torch.Generator().manual_seed(seed), sampler="compiled")
+            scalar = _scalar_draws(lambda seed=seed: poisson_spikes(
+                rate, torch.Generator().manual_seed(seed), sampler="compiled"))
+            assert torch.equal(vector, scalar)
+    finally:
+        torch.set_num_threads(previous)
+    assert float(vector.mean()) == pytest.approx(float(rate.double().mean()), rel=0.02)
+    bad = rate.clone()
+    bad[5000] = float("nan")
+    with pytest.raises(ValueError, match="1 NaN"):
+        poisson_spikes(bad, torch.Generator().manual_seed(0), sampler="compiled")
+
+
+@needs_vector_generator
+def test_fused_step_draws_the_same_with_either_generator(shipped):
+    model, x = shipped
+    state, drive, consts = _state_and_drive(model, x, steps=20)
+    vector = update_sample_fused(model, state.u, drive, consts, torch.Generator().manual_seed(4))
+    scalar = _scalar_draws(lambda: update_sample_fused(model, state.u, drive, consts,
+                                                       torch.Generator().manual_seed(4)))
+    for a, b in zip(vector[:3], scalar[:3], strict=True):
+        assert torch.equal(a, b)
+    assert vector[3] == scalar[3] == int((vector[2] > 0).sum())
+
+
 def test_evaluate_records_the_fused_fraction(shipped):
     model, x = shipped
     fused = evaluate(model, x[:32].numpy(), 4, batch_size=16, seed=0)

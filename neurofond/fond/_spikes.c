@@ -68,20 +68,34 @@ static inline uint64_t rng_next(rng_t *g) {
 /* Uniform double in [0, 1) with 53 random bits. */
 static inline double rng_uniform(rng_t *g) { return (double)(rng_next(g) >> 11) * 0x1.0p-53; }
 
-static double poisson_ptrs(rng_t *g, double lam) {
-    double slam = sqrt(lam), loglam = log(lam);
+/* A block's stream of uniforms: first the len uniforms pre-drawn into buf (by the vector
+ * generator; none for the scalar path), then the generator g, which stands where they end. */
+typedef struct {
+    const double *buf;
+    Py_ssize_t pos, len;
+    rng_t g;
+} ustream_t;
+
+static inline double us_uniform(ustream_t *s) {
+    return s->pos < s->len ? s->buf[s->pos++] : rng_uniform(&s->g);
+}
+
+static __attribute__((noinline)) double poisson_ptrs(ustream_t *g, double lam) {
+    double slam = sqrt(lam);
     double b = 0.931 + 2.53 * slam;
     double a = -0.059 + 0.02483 * b;
     double inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
     double v_r = 0.9277 - 3.6224 / (b - 2.0);
     for (;;) {
-        double u = rng_uniform(g) - 0.5;
-        double v = rng_uniform(g);
+        double u = us_uniform(g) - 0.5;
+        double v = us_uniform(g);
         double us = 0.5 - fabs(u);
         double k = floor((2.0 * a / us + b) * u + lam + 0.43);
         if (us >= 0.07 && v <= v_r) return k;
         if (k < 0.0 || (us < 0.013 && v > us)) continue;
-        if (log(v) + log(inv_alpha) - log(a / (us * us) + b) <= -lam + k * loglam - lgamma(k + 1.0))
+        /* (the logs here only: most draws are accepted by the squeeze above) */
+        if (log(v) + log(inv_alpha) - log(a / (us * us) + b) <=
+            -lam + k * log(lam) - lgamma(k + 1.0))
             return k;
     }
 }
@@ -111,11 +125,14 @@ typedef struct {
     int32_t at[BLOCK_SIZE];
 } inversion_lists_t;
 
-/* Pass 2, scalar: counts of the m listed elements. */
-static void invert_list_scalar(const double *u, const int32_t *at, Py_ssize_t m,
+/* Pass 2, scalar: counts of the m listed elements at positions at[j], with uniform u[j]
+ * (by_position 0: pass 1 listed the uniforms) or u[at[j]] (by_position 1: stored by
+ * position). */
+static void invert_list_scalar(const double *u, const int32_t *at, Py_ssize_t m, int by_position,
                                const float *rate, const float *p0, float *out) {
     for (Py_ssize_t j = 0; j < m; j++)
-        out[at[j]] = invert_one(u[j], (double)rate[at[j]], (double)p0[at[j]]);
+        out[at[j]] = invert_one(u[by_position ? at[j] : j], (double)rate[at[j]],
+                                (double)p0[at[j]]);
 }
 
 #ifdef SUB_SIMD
@@ -125,40 +142,110 @@ static void invert_list_scalar(const double *u, const int32_t *at, Py_ssize_t m,
  * keeps its count), so the counts are the scalar ones bit for bit. The asm barrier keeps
  * each product rounded on its own: a fused multiply-add with the following sum would round
  * once and could move a CDF boundary. No unpredictable exit branch per element. */
+/* Counts of G groups of eight elements (uniforms uu, rates rr, exp(-rate) p), written to kd.
+ * The groups' searches are independent and advance together: one group's search is a chain
+ * of dependent multiplies, adds and compares that would leave the vector units idle. */
+#define INVERT_GROUPS 4
+static inline __attribute__((target("avx512f"), always_inline)) void invert8x(
+    const int G, const __m512d *uu, const __m512d *rr, const __m512d *p0v, __m512d *kd) {
+    const __m512d tiny = _mm512_set1_pd(1e-18);
+    __m512d p[INVERT_GROUPS], cdf[INVERT_GROUPS];
+    __mmask8 act[INVERT_GROUPS];
+    unsigned any = 0;
+#pragma GCC unroll 4
+    for (int g = 0; g < G; g++) {
+        p[g] = cdf[g] = p0v[g];
+        kd[g] = _mm512_setzero_pd();
+        act[g] = _mm512_cmp_pd_mask(uu[g], cdf[g], _CMP_GE_OQ);
+        any |= act[g];
+    }
+    for (int k = 1; any && k <= INVERSION_KMAX; k++) {
+        const __m512d kk = _mm512_set1_pd((double)k), ik = _mm512_set1_pd(inv_k[k]);
+        any = 0;
+#pragma GCC unroll 4
+        for (int g = 0; g < G; g++) {
+            __m512d pn = _mm512_mul_pd(p[g], _mm512_mul_pd(rr[g], ik));
+            __asm__("" : "+v"(pn));
+            p[g] = _mm512_mask_mov_pd(p[g], act[g], pn);
+            cdf[g] = _mm512_mask_add_pd(cdf[g], act[g], cdf[g], p[g]);
+            kd[g] = _mm512_mask_mov_pd(kd[g], act[g], kk);
+            const __mmask8 stop = _mm512_cmp_pd_mask(p[g], tiny, _CMP_LT_OQ) &
+                                  _mm512_cmp_pd_mask(kk, rr[g], _CMP_GT_OQ);
+            act[g] &= (__mmask8)~stop & _mm512_cmp_pd_mask(uu[g], cdf[g], _CMP_GE_OQ);
+            any |= act[g];
+        }
+    }
+}
+
+/* out[at[j + l]] = counts[l], l < 8 */
+static inline __attribute__((target("avx512f"), always_inline)) void scatter8(
+    float *out, const int32_t *at, __m512d kd) {
+    float counts[8];
+    _mm256_storeu_ps(counts, _mm512_cvtpd_ps(kd));
+    for (int l = 0; l < 8; l++) out[at[l]] = counts[l];
+}
+
+/* Pass 2 on listed elements j, j + 1, ... in groups of 8 G while m allows; the next j. */
+static inline __attribute__((target("avx512f"), always_inline)) Py_ssize_t invert_groups(
+    const int G, Py_ssize_t j, const double *u, const int32_t *at, Py_ssize_t m, int by_position,
+    const float *rate, const float *p0, float *out) {
+    for (; j + 8 * G <= m; j += 8 * G) {
+        __m512d uu[INVERT_GROUPS], rr[INVERT_GROUPS], p[INVERT_GROUPS], kd[INVERT_GROUPS];
+        for (int g = 0; g < G; g++) {
+            const __m256i idx = _mm256_loadu_si256((const __m256i *)(at + j + 8 * g));
+            rr[g] = _mm512_cvtps_pd(_mm256_i32gather_ps(rate, idx, 4));
+            p[g] = _mm512_cvtps_pd(_mm256_i32gather_ps(p0, idx, 4));
+            uu[g] = by_position ? _mm512_i32gather_pd(idx, u, 8) : _mm512_loadu_pd(u + j + 8 * g);
+        }
+        invert8x(G, uu, rr, p, kd);
+        for (int g = 0; g < G; g++) scatter8(out, at + j + 8 * g, kd[g]);
+    }
+    return j;
+}
+
+/* Pass 2 on 8 * INVERT_GROUPS listed elements at a time, then 8, then one by one
+ * (invert_list_scalar's arguments). */
 __attribute__((target("avx512f"))) static void invert_list_avx512(const double *u,
                                                                  const int32_t *at,
-                                                                 Py_ssize_t m,
+                                                                 Py_ssize_t m, int by_position,
                                                                  const float *rate,
                                                                  const float *p0, float *out) {
-    Py_ssize_t j = 0;
-    const __m512d tiny = _mm512_set1_pd(1e-18);
-    for (; j + 8 <= m; j += 8) {
-        const __m256i idx = _mm256_loadu_si256((const __m256i *)(at + j));
-        const __m512d uu = _mm512_loadu_pd(u + j);
-        const __m512d rr = _mm512_cvtps_pd(_mm256_i32gather_ps(rate, idx, 4));
-        __m512d p = _mm512_cvtps_pd(_mm256_i32gather_ps(p0, idx, 4));
-        __m512d cdf = p, kd = _mm512_setzero_pd();
-        __mmask8 act = _mm512_cmp_pd_mask(uu, cdf, _CMP_GE_OQ);
-        for (int k = 1; act && k <= INVERSION_KMAX; k++) {
-            __m512d pn = _mm512_mul_pd(p, _mm512_mul_pd(rr, _mm512_set1_pd(inv_k[k])));
-            __asm__("" : "+v"(pn));
-            p = _mm512_mask_mov_pd(p, act, pn);
-            cdf = _mm512_mask_add_pd(cdf, act, cdf, p);
-            const __m512d kk = _mm512_set1_pd((double)k);
-            kd = _mm512_mask_mov_pd(kd, act, kk);
-            const __mmask8 stop = _mm512_cmp_pd_mask(p, tiny, _CMP_LT_OQ) &
-                                  _mm512_cmp_pd_mask(kk, rr, _CMP_GT_OQ);
-            act &= (__mmask8)~stop & _mm512_cmp_pd_mask(uu, cdf, _CMP_GE_OQ);
-        }
-        float counts[8];
-        _mm256_storeu_ps(counts, _mm512_cvtpd_ps(kd));
-        for (int l = 0; l < 8; l++) out[at[j + l]] = counts[l];
-    }
-    invert_list_scalar(u + j, at + j, m - j, rate, p0, out);
+    Py_ssize_t j = invert_groups(INVERT_GROUPS, 0, u, at, m, by_position, rate, p0, out);
+    j = invert_groups(1, j, u, at, m, by_position, rate, p0, out);
+    invert_list_scalar(by_position ? u : u + j, at + j, m - j, by_position, rate, p0, out);
 }
 #endif
 
 static int use_vector_inversion = 1; /* set at import from the CPU; tests can switch it off */
+
+/* The count of an element that pass 1 does not list (rate >= INVERSION_MAX, NaN, negative or
+ * infinite) whose uniform is ui: 0 when ui < exp(-r), else PTRS drawing from s; NaN (counted
+ * in *bad) for an invalid rate; nonzero counts are added to *active. */
+static inline float settle_unlisted(float r, double ui, float p0, ustream_t *s, Py_ssize_t *bad,
+                                    Py_ssize_t *active) {
+    if (ui < (double)p0 && r >= 0.0f) return 0.0f;
+    if (!(r >= 0.0f) || isinf(r)) { /* NaN, negative or infinite */
+        ++*bad;
+        return NAN;
+    }
+    const float k = (float)poisson_ptrs(s, (double)r);
+    *active += k != 0.0f;
+    return k;
+}
+
+/* Pass 2 over both lists of pass 1: [0, low) and [high, BLOCK_SIZE). */
+static void invert_lists(const inversion_lists_t *ws, Py_ssize_t low, Py_ssize_t high,
+                         const float *rate, const float *p0, float *out) {
+#ifdef SUB_SIMD
+    if (use_vector_inversion) {
+        invert_list_avx512(ws->u, ws->at, low, 0, rate, p0, out);
+        invert_list_avx512(ws->u + high, ws->at + high, BLOCK_SIZE - high, 0, rate, p0, out);
+        return;
+    }
+#endif
+    invert_list_scalar(ws->u, ws->at, low, 0, rate, p0, out);
+    invert_list_scalar(ws->u + high, ws->at + high, BLOCK_SIZE - high, 0, rate, p0, out);
+}
 
 /* Counts for n <= BLOCK_SIZE consecutive elements from the generator g, in order, one uniform
  * each (plus PTRS's own draws for rates >= INVERSION_MAX). Returns the number of invalid
@@ -191,33 +278,199 @@ static __attribute__((noinline)) Py_ssize_t sample_span(rng_t *g, const float *r
             out[i] = 0.0f;
             continue;
         }
-        if (ui < (double)p0[i] && r >= 0.0f) {
-            out[i] = 0.0f;
-        } else if (!(r >= 0.0f) || isinf(r)) { /* NaN, negative or infinite */
-            out[i] = NAN;
-            bad++;
-        } else {
-            *g = gl;
-            out[i] = (float)poisson_ptrs(g, (double)r);
-            gl = *g;
-            active += out[i] != 0.0f;
-        }
+        ustream_t st = {NULL, 0, 0, gl};
+        out[i] = settle_unlisted(r, ui, p0[i], &st, &bad, &active);
+        gl = st.g;
     }
     *g = gl;
-#ifdef SUB_SIMD
-    if (use_vector_inversion) {
-        invert_list_avx512(ws->u, ws->at, low, rate, p0, out);
-        invert_list_avx512(ws->u + high, ws->at + high, BLOCK_SIZE - high, rate, p0, out);
-    } else
-#endif
-    {
-        invert_list_scalar(ws->u, ws->at, low, rate, p0, out);
-        invert_list_scalar(ws->u + high, ws->at + high, BLOCK_SIZE - high, rate, p0, out);
-    }
+    invert_lists(ws, low, high, rate, p0, out);
     /* every listed count is >= 1 */
     if (nnz != NULL) *nnz += active + low + (BLOCK_SIZE - high);
     return bad;
 }
+
+/*
+ * The same uniforms, drawn eight blocks at a time (AVX-512F/DQ/VL). Drawing is the sequential
+ * part of sample_span: each xoshiro256** step depends on the previous one. Blocks have
+ * independent generators, so eight blocks' generators advance side by side in the eight 64-bit
+ * lanes of a vector (the same integer operations: x * 5 and x * 9 as shift-and-add, the same
+ * rotations), each lane's uniforms are stored in its block's row of a buffer (an 8 x 8
+ * transpose per eight steps), and pass 1 then reads a block's uniforms in order from its row:
+ * one per element, PTRS's extra draws taking the following ones (and the lane's generator,
+ * saved where the row ends, past UNIFORMS_AHEAD). So every element gets the uniform it gets
+ * from sample_span and the counts are the same, bit for bit; pass 1 itself runs eight
+ * elements at a time (compare, then compress the listed uniforms and positions) wherever
+ * eight consecutive elements all have rates in [0, INVERSION_MAX).
+ */
+#define UNIFORMS_AHEAD (BLOCK_SIZE + 512) /* a multiple of 8; PTRS draws ~2.3 per element */
+
+/* Pass 1's lists of the drawn path: each element's uniform (read for the listed ones) and
+ * the listed positions, rates below 1 in at[0], from 1 in at[1] (16 slack entries: eight are
+ * stored at a time). */
+typedef struct {
+    double u[BLOCK_SIZE];
+    int32_t at[2][BLOCK_SIZE + 16];
+} drawn_lists_t;
+
+typedef struct {
+    inversion_lists_t lists;
+    drawn_lists_t drawn;
+    double u[8][UNIFORMS_AHEAD];
+    float p0[8][BLOCK_SIZE]; /* exp(-rate) of the fused kernel's blocks */
+} group_ws_t;
+
+static int use_vector_generator = 0; /* set at import from the CPU; tests can switch it off */
+
+#ifdef SUB_SIMD
+#define VGEN __attribute__((target("avx512f,avx512dq,avx512vl"), noinline))
+
+/* Row l of u: the first UNIFORMS_AHEAD uniforms of block blk0 + l (l < nb; other lanes repeat
+ * block blk0 and are not used); after[l]: that block's generator after them. */
+VGEN static void draw_uniforms8(uint64_t seed, Py_ssize_t blk0, int nb,
+                                double (*u)[UNIFORMS_AHEAD], rng_t *after) {
+    uint64_t st[4][8];
+    for (int l = 0; l < 8; l++) {
+        rng_t g;
+        rng_seed(&g, seed, (uint64_t)(blk0 + (l < nb ? l : 0)));
+        for (int w = 0; w < 4; w++) st[w][l] = g.s[w];
+    }
+    __m512i s0 = _mm512_loadu_si512(st[0]), s1 = _mm512_loadu_si512(st[1]);
+    __m512i s2 = _mm512_loadu_si512(st[2]), s3 = _mm512_loadu_si512(st[3]);
+    const __m512d scale = _mm512_set1_pd(0x1.0p-53);
+    for (Py_ssize_t i = 0; i < UNIFORMS_AHEAD; i += 8) {
+        __m512d r[8], a[8], b[8];
+        for (int j = 0; j < 8; j++) { /* rng_next in every lane */
+            __m512i x = _mm512_add_epi64(_mm512_slli_epi64(s1, 2), s1); /* s1 * 5 */
+            x = _mm512_rol_epi64(x, 7);
+            x = _mm512_add_epi64(_mm512_slli_epi64(x, 3), x); /* * 9 */
+            const __m512i t = _mm512_slli_epi64(s1, 17);
+            s2 = _mm512_xor_si512(s2, s0);
+            s3 = _mm512_xor_si512(s3, s1);
+            s1 = _mm512_xor_si512(s1, s2);
+            s0 = _mm512_xor_si512(s0, s3);
+            s2 = _mm512_xor_si512(s2, t);
+            s3 = _mm512_rol_epi64(s3, 45);
+            r[j] = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(x, 11)), scale);
+        }
+        /* transpose: r[j][l] (step j, block l) -> row l, column j */
+        for (int j = 0; j < 8; j += 2) {
+            a[j] = _mm512_unpacklo_pd(r[j], r[j + 1]);     /* 128-bit chunk c: steps j, j+1 of block 2c */
+            a[j + 1] = _mm512_unpackhi_pd(r[j], r[j + 1]); /* ... of block 2c + 1 */
+        }
+        for (int h = 0; h < 2; h++) { /* h: even / odd blocks */
+            b[4 * h + 0] = _mm512_shuffle_f64x2(a[h], a[2 + h], 0x44);     /* c0 c1 of both */
+            b[4 * h + 1] = _mm512_shuffle_f64x2(a[h], a[2 + h], 0xEE);     /* c2 c3 */
+            b[4 * h + 2] = _mm512_shuffle_f64x2(a[4 + h], a[6 + h], 0x44);
+            b[4 * h + 3] = _mm512_shuffle_f64x2(a[4 + h], a[6 + h], 0xEE);
+            _mm512_storeu_pd(u[0 + h] + i, _mm512_shuffle_f64x2(b[4 * h], b[4 * h + 2], 0x88));
+            _mm512_storeu_pd(u[2 + h] + i, _mm512_shuffle_f64x2(b[4 * h], b[4 * h + 2], 0xDD));
+            _mm512_storeu_pd(u[4 + h] + i, _mm512_shuffle_f64x2(b[4 * h + 1], b[4 * h + 3], 0x88));
+            _mm512_storeu_pd(u[6 + h] + i, _mm512_shuffle_f64x2(b[4 * h + 1], b[4 * h + 3], 0xDD));
+        }
+    }
+    _mm512_storeu_si512(st[0], s0);
+    _mm512_storeu_si512(st[1], s1);
+    _mm512_storeu_si512(st[2], s2);
+    _mm512_storeu_si512(st[3], s3);
+    for (int l = 0; l < nb; l++)
+        for (int w = 0; w < 4; w++) after[l].s[w] = st[w][l];
+}
+
+#define VGEN_AI static inline __attribute__((target("avx512f,avx512dq,avx512vl"), always_inline))
+
+/* Pass 1 of one element (sample_span's): listed in at[0] (rate below 1) or at[1] (rates from 1
+ * to INVERSION_MAX) with its uniform in u[i], or settled. */
+VGEN_AI void drawn_element(ustream_t *s, Py_ssize_t i, const float *rate, const float *p0,
+                           float *out, drawn_lists_t *L, Py_ssize_t *m, Py_ssize_t *bad,
+                           Py_ssize_t *active) {
+    const float r = rate[i];
+    const double ui = us_uniform(s);
+    out[i] = 0.0f;
+    if (r >= 0.0f && r < (float)INVERSION_MAX) {
+        if (ui >= (double)p0[i]) {
+            const int c = r >= 1.0f;
+            L->u[i] = ui;
+            L->at[c][m[c]++] = (int32_t)i;
+        }
+    } else {
+        out[i] = settle_unlisted(r, ui, p0[i], s, bad, active);
+    }
+}
+
+/* sample_span for a block whose uniforms are in s (draw_uniforms8): the same counts. Eight
+ * elements at a time: the runs of elements with rates in [0, INVERSION_MAX) between two
+ * others take consecutive uniforms (one vector load each run); the others, one by one, take
+ * theirs and PTRS's. */
+VGEN static Py_ssize_t sample_span_drawn(ustream_t *s, const float *rate, const float *p0,
+                                         float *out, Py_ssize_t n, Py_ssize_t *nnz,
+                                         drawn_lists_t *L) {
+    Py_ssize_t bad = 0, active = 0, m[2] = {0, 0}, i = 0;
+    const __m512d one = _mm512_set1_pd(1.0), rmax = _mm512_set1_pd(INVERSION_MAX);
+    const __m512d zero = _mm512_setzero_pd();
+    const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    for (; i + 8 <= n; i += 8) {
+        const __m512d r = _mm512_cvtps_pd(_mm256_loadu_ps(rate + i));
+        const __m512d pv = _mm512_cvtps_pd(_mm256_loadu_ps(p0 + i));
+        const __mmask8 ok = _mm512_cmp_pd_mask(r, zero, _CMP_GE_OQ) &
+                            _mm512_cmp_pd_mask(r, rmax, _CMP_LT_OQ);
+        const __mmask8 hi = _mm512_cmp_pd_mask(r, one, _CMP_GE_OQ);
+        const __m256i at = _mm256_add_epi32(iota, _mm256_set1_epi32((int32_t)i));
+        _mm256_storeu_ps(out + i, _mm256_setzero_ps());
+        unsigned rem = 0xFF; /* lanes not yet given their uniform */
+        while (rem) {
+            const unsigned others = ~(unsigned)ok & rem;
+            const int f = others ? __builtin_ctz(others) : 8; /* next lane not listable */
+            const unsigned run = rem & ((1u << f) - 1);      /* listable lanes before it */
+            if (run) {
+                if (s->pos + 8 > s->len) break; /* past the drawn uniforms: one by one below */
+                const int first = __builtin_ctz(run);
+                const __m512d ui = _mm512_loadu_pd(s->buf + s->pos - first); /* lane l: pos + l - first */
+                _mm512_mask_storeu_pd(L->u + i, (__mmask8)run, ui);
+                const __mmask8 take = (__mmask8)run & _mm512_cmp_pd_mask(ui, pv, _CMP_GE_OQ);
+                const __mmask8 lo_m = take & (__mmask8)~hi, hi_m = take & hi;
+                _mm256_storeu_si256((__m256i *)(L->at[0] + m[0]), _mm256_maskz_compress_epi32(lo_m, at));
+                _mm256_storeu_si256((__m256i *)(L->at[1] + m[1]), _mm256_maskz_compress_epi32(hi_m, at));
+                m[0] += __builtin_popcount(lo_m);
+                m[1] += __builtin_popcount(hi_m);
+                s->pos += __builtin_popcount(run);
+                rem &= ~run;
+            }
+            if (f == 8) break;
+            drawn_element(s, i + f, rate, p0, out, L, m, &bad, &active);
+            rem &= ~(1u << f);
+        }
+        for (int l = 0; rem; l++, rem >>= 1) /* past the drawn uniforms (rare) */
+            if (rem & 1u) drawn_element(s, i + l, rate, p0, out, L, m, &bad, &active);
+    }
+    for (; i < n; i++) drawn_element(s, i, rate, p0, out, L, m, &bad, &active);
+    for (int c = 0; c < 2; c++) {
+        if (use_vector_inversion)
+            invert_list_avx512(L->u, L->at[c], m[c], 1, rate, p0, out);
+        else
+            invert_list_scalar(L->u, L->at[c], m[c], 1, rate, p0, out);
+    }
+    if (nnz != NULL) *nnz += active + m[0] + m[1];
+    return bad;
+}
+
+/* Counts of blocks blk0 .. blk0 + nb - 1 (nb <= 8) of the n elements of rate; block l's
+ * exp(-rate) at p0_first + l * BLOCK_SIZE. */
+static Py_ssize_t sample_group(uint64_t seed, Py_ssize_t blk0, int nb, Py_ssize_t n,
+                               const float *rate, const float *p0_first, float *out,
+                               Py_ssize_t *nnz, group_ws_t *gws) {
+    rng_t after[8];
+    Py_ssize_t bad = 0;
+    draw_uniforms8(seed, blk0, nb, gws->u, after);
+    for (int l = 0; l < nb; l++) {
+        const Py_ssize_t lo = (blk0 + l) * BLOCK_SIZE;
+        const Py_ssize_t hi = lo + BLOCK_SIZE < n ? lo + BLOCK_SIZE : n;
+        ustream_t s = {gws->u[l], 0, UNIFORMS_AHEAD, after[l]};
+        bad += sample_span_drawn(&s, rate + lo, p0_first + (Py_ssize_t)l * BLOCK_SIZE, out + lo,
+                                 hi - lo, nnz, &gws->drawn);
+    }
+    return bad;
+}
+#endif
 
 /* sample(rate_ptr, p0_ptr, out_ptr, n, seed, block_start, block_stop) -> number of bad rates */
 static PyObject *sample(PyObject *self, PyObject *args) {
@@ -230,14 +483,25 @@ static PyObject *sample(PyObject *self, PyObject *args) {
     const float *p0 = (const float *)(uintptr_t)p0_addr;
     float *out = (float *)(uintptr_t)out_addr;
     Py_ssize_t bad = 0;
-    inversion_lists_t *ws = (inversion_lists_t *)PyMem_RawMalloc(sizeof(inversion_lists_t));
+    group_ws_t *ws = (group_ws_t *)PyMem_RawMalloc(sizeof(group_ws_t));
     if (ws == NULL) return PyErr_NoMemory();
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t blk = block_start; blk < block_stop; blk++) {
-        rng_t g;
-        rng_seed(&g, (uint64_t)seed, (uint64_t)blk);
-        Py_ssize_t lo = blk * BLOCK_SIZE, hi = lo + BLOCK_SIZE < n ? lo + BLOCK_SIZE : n;
-        bad += sample_span(&g, rate + lo, p0 + lo, out + lo, hi - lo, NULL, ws);
+#ifdef SUB_SIMD
+    if (use_vector_generator) {
+        for (Py_ssize_t blk = block_start; blk < block_stop; blk += 8) {
+            const int nb = block_stop - blk < 8 ? (int)(block_stop - blk) : 8;
+            bad += sample_group((uint64_t)seed, blk, nb, n, rate, p0 + blk * BLOCK_SIZE, out, NULL,
+                                ws);
+        }
+    } else
+#endif
+    {
+        for (Py_ssize_t blk = block_start; blk < block_stop; blk++) {
+            rng_t g;
+            rng_seed(&g, (uint64_t)seed, (uint64_t)blk);
+            Py_ssize_t lo = blk * BLOCK_SIZE, hi = lo + BLOCK_SIZE < n ? lo + BLOCK_SIZE : n;
+            bad += sample_span(&g, rate + lo, p0 + lo, out + lo, hi - lo, NULL, &ws->lists);
+        }
     }
     Py_END_ALLOW_THREADS
     PyMem_RawFree(ws);
@@ -521,30 +785,45 @@ AI void update_span(const float *drive, const float *u_in, const float *bias, fl
 #define UPD_ARGS                                                                            \
     const float *drive, const float *u_in, const float *bias, float *u_out, float *rate,      \
         float *z, Py_ssize_t n, Py_ssize_t K, float eta, float c, float floor_, uint64_t seed, \
-        Py_ssize_t b0, Py_ssize_t b1, Py_ssize_t *nnz, inversion_lists_t *ws
+        Py_ssize_t b0, Py_ssize_t b1, Py_ssize_t *nnz, group_ws_t *ws
 #define UPD_CALL drive, u_in, bias, u_out, rate, z, n, K, eta, c, floor_, seed, b0, b1, nnz, ws
 
-AI Py_ssize_t update_sample_body(UPD_ARGS) {
-    float p0[BLOCK_SIZE];
+/* grouped: update eight blocks, then draw their uniforms together (sample_group) */
+AI Py_ssize_t update_sample_body(UPD_ARGS, const int grouped) {
     Py_ssize_t bad = 0;
+#ifdef SUB_SIMD
+    if (grouped && use_vector_generator) {
+        for (Py_ssize_t blk = b0; blk < b1; blk += 8) {
+            const int nb = b1 - blk < 8 ? (int)(b1 - blk) : 8;
+            for (int l = 0; l < nb; l++) {
+                const Py_ssize_t lo = (blk + l) * BLOCK_SIZE;
+                const Py_ssize_t hi = lo + BLOCK_SIZE < n ? lo + BLOCK_SIZE : n;
+                update_span(drive + lo, u_in + lo, bias, u_out + lo, rate + lo, ws->p0[l], hi - lo,
+                            lo, K, eta, c, floor_);
+            }
+            bad += sample_group(seed, blk, nb, n, rate, ws->p0[0], z, nnz, ws);
+        }
+        return bad;
+    }
+#endif
     for (Py_ssize_t blk = b0; blk < b1; blk++) {
         Py_ssize_t lo = blk * BLOCK_SIZE, hi = lo + BLOCK_SIZE < n ? lo + BLOCK_SIZE : n;
-        update_span(drive + lo, u_in + lo, bias, u_out + lo, rate + lo, p0, hi - lo, lo, K, eta,
-                    c, floor_);
+        update_span(drive + lo, u_in + lo, bias, u_out + lo, rate + lo, ws->p0[0], hi - lo, lo, K,
+                    eta, c, floor_);
         rng_t g;
         rng_seed(&g, seed, (uint64_t)blk);
-        bad += sample_span(&g, rate + lo, p0, z + lo, hi - lo, nnz, ws);
+        bad += sample_span(&g, rate + lo, ws->p0[0], z + lo, hi - lo, nnz, &ws->lists);
     }
     return bad;
 }
 
-static Py_ssize_t update_sample_plain(UPD_ARGS) { return update_sample_body(UPD_CALL); }
+static Py_ssize_t update_sample_plain(UPD_ARGS) { return update_sample_body(UPD_CALL, 0); }
 #ifdef SUB_SIMD
 __attribute__((target("avx2,fma"))) static Py_ssize_t update_sample_avx2(UPD_ARGS) {
-    return update_sample_body(UPD_CALL);
+    return update_sample_body(UPD_CALL, 0);
 }
 __attribute__((target("avx512f,avx2,fma"))) static Py_ssize_t update_sample_avx512(UPD_ARGS) {
-    return update_sample_body(UPD_CALL);
+    return update_sample_body(UPD_CALL, 1);
 }
 #endif
 static Py_ssize_t update_sample_any(UPD_ARGS) { /* the widest build this CPU runs */
@@ -575,7 +854,7 @@ static PyObject *update_sample(PyObject *self, PyObject *args) {
     const float *bias = (const float *)(uintptr_t)a_bias;
     float *u_out = (float *)(uintptr_t)a_uo, *rate = (float *)(uintptr_t)a_rate;
     float *z = (float *)(uintptr_t)a_z;
-    inversion_lists_t *ws = (inversion_lists_t *)PyMem_RawMalloc(sizeof(inversion_lists_t));
+    group_ws_t *ws = (group_ws_t *)PyMem_RawMalloc(sizeof(group_ws_t));
     if (ws == NULL) return PyErr_NoMemory();
     Py_BEGIN_ALLOW_THREADS
     bad = update_sample_any(drive, u_in, bias, u_out, rate, z, n, K, (float)eta, (float)c,
@@ -598,7 +877,25 @@ static PyObject *set_vector_inversion(PyObject *self, PyObject *args) {
     return PyBool_FromLong(previous);
 }
 
+/* _set_vector_generator(flag) -> previous flag (tests: both ways of drawing agree) */
+static PyObject *set_vector_generator(PyObject *self, PyObject *args) {
+    int flag;
+    if (!PyArg_ParseTuple(args, "p", &flag)) return NULL;
+    int previous = use_vector_generator;
+#ifdef SUB_SIMD
+    use_vector_generator = flag && __builtin_cpu_supports("avx512f") &&
+                           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#else
+    use_vector_generator = 0;
+#endif
+    return PyBool_FromLong(previous);
+}
+
 static PyMethodDef methods[] = {
+    {"_set_vector_generator", set_vector_generator, METH_VARARGS,
+     "_set_vector_generator(flag) -> bool\n\nDraw eight blocks' uniforms together in AVX-512 "
+     "lanes where the CPU can (the counts are the same either way); returns the previous "
+     "setting."},
     {"_set_vector_inversion", set_vector_inversion, METH_VARARGS,
      "_set_vector_inversion(flag) -> bool\n\nUse the AVX-512 CDF inversion where the CPU has it "
      "(the counts are the same either way); returns the previous setting."},
@@ -622,6 +919,8 @@ PyMODINIT_FUNC PyInit__spikes(void) {
     for (int k = 1; k <= INVERSION_KMAX; k++) inv_k[k] = 1.0 / k;
 #ifdef SUB_SIMD
     use_vector_inversion = __builtin_cpu_supports("avx512f");
+    use_vector_generator = __builtin_cpu_supports("avx512f") &&
+                           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
 #else
     use_vector_inversion = 0;
 #endif
