@@ -167,9 +167,12 @@ def _child(variant: str, steps: int, checkpoint: str | None, threads: int = 1,
 
 @torch.no_grad()
 def crossover_sweep(checkpoint: str | None, fractions=(0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3,
-                                                       0.4, 0.5), repeats: int = 15) -> list:
+                                                       0.4, 0.5, 0.6, 0.7, 0.8),
+                    repeats: int = 15) -> list:
     """CPU ms of one step's products at set active fractions: dense (decode + drive, two
-    BLAS products) vs sparse (``f - z G`` over the active neurons), best of ``repeats``."""
+    BLAS products, which also give the residual) vs sparse (``f - z G`` over the active
+    neurons; ``sparse_residual_ms``: plus the residual ``x - z Phi^T``, the products of a step
+    that records R^2), best of ``repeats``."""
     from neurofond.fond.sparse import ExactInference, subtract_sparse
     from neurofond.fond.training import configure_cpu
 
@@ -190,8 +193,9 @@ def crossover_sweep(checkpoint: str | None, fractions=(0.02, 0.05, 0.1, 0.15, 0.
 
         dense = best(lambda z=z: ((x - model.decode(z)) * inv_var) @ model.phi)
         sparse = best(lambda z=z: subtract_sparse(z, gram, ff))
+        residual = best(lambda z=z: subtract_sparse(z, exact.phi_t, x))
         rows.append({"active_fraction": float((z > 0).float().mean()), "dense_ms": dense,
-                     "sparse_ms": sparse})
+                     "sparse_ms": sparse, "sparse_residual_ms": sparse + residual})
     return rows
 
 

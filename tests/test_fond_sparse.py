@@ -20,6 +20,7 @@ from neurofond.fond.model import InferenceState
 from neurofond.fond.sampling import use_hard_sampler
 from neurofond.fond.sparse import (
     CROSSOVER,
+    CROSSOVER_WITH_RESIDUAL,
     ExactInference,
     choose_sparse,
     sparse_available,
@@ -94,8 +95,9 @@ def test_run_inference_sparse_and_dense_agree(shipped):
     for key in ("r2", "r2_map", "ss_res", "zeros", "du_norm"):
         np.testing.assert_allclose(sa[key], sn[key], rtol=1e-5, atol=1e-4, err_msg=key)
     assert sa["sparse"].tolist() == [1.0] * 6 and sn["sparse"].tolist() == [0.0] * 6
-    # the first steps of a trained model on photos are ~45 % active: above the crossover
-    assert su["sparse"].sum() == 0 and CROSSOVER < 0.45
+    # the first steps of a trained model on photos are ~45 % active: above the crossover of
+    # steps that record R^2 (they need the residual)
+    assert su["sparse"].sum() == 0 and CROSSOVER_WITH_RESIDUAL < 0.45
 
 
 def test_sparse_and_dense_are_equal_in_distribution(shipped):
@@ -182,6 +184,21 @@ def test_auto_mode_follows_the_rule_per_step(shipped, fraction):
         assert abs(actual - fraction) < 1e-4 and exact.last_active_fraction == actual
         assert exact.n_sparse == int(actual < crossover)
         assert exact.n_dense == 1 - exact.n_sparse
+
+
+@pytest.mark.parametrize("fraction", [0.2, 0.45, 0.7])
+def test_default_crossover_depends_on_whether_the_residual_is_needed(shipped, fraction):
+    """Default rule: a step returning only the drive is sparse below CROSSOVER (one sparse
+    product), one returning the residual too below CROSSOVER_WITH_RESIDUAL (two)."""
+    model, x = shipped
+    state = _state_with_activity(model, x.shape[0], fraction)
+    assert CROSSOVER_WITH_RESIDUAL < 0.45 < CROSSOVER < 0.7
+    for need_residual, crossover in ((False, CROSSOVER), (True, CROSSOVER_WITH_RESIDUAL)):
+        exact = ExactInference(model, sparse="auto")
+        _, residual = exact.step(state, x, generator=torch.Generator().manual_seed(0),
+                                 need_residual=need_residual)
+        assert exact.n_sparse == int(fraction < crossover), (need_residual, fraction)
+        assert (residual is not None) == need_residual
 
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0])

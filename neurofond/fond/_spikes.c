@@ -552,11 +552,177 @@ typedef float vec16 __attribute__((vector_size(64)));
         for (int j = 0; j < 8 * (W); j++) o[j0 + j] = xr[j0 + j] - accf[j];                   \
     }
 
-/* wide: also use 128-column tiles of 16-float vectors (AVX-512 build only) */
+#ifdef SUB_SIMD
+/* AVX-512 path (sub_rows_wide), blocked for the L1 cache. The one-row-at-a-time loop streams
+ * a 512-byte slice of M from L2 per nonzero and tile; here M is first copied into tiles of
+ * SUBW_TW = 128 columns (K x 128 floats each, contiguous, columns past N zero) and each tile
+ * is used in panels of SUBW_KB rows of M (64 x 128 floats = 32 KB, which stay in L1 while
+ * every row of a chunk of SUBW_RB rows of z runs over the panel). A chunk's nonzeros are
+ * listed once (compare and compress, 16 at a time), panel by panel: byte offsets into the
+ * panel and values. Each output column is still one fused multiply-add chain over the row's
+ * nonzeros in ascending k, started from 0 (between panels the 8 accumulators are parked in
+ * acc, exactly), then base - acc: the same bits as the loop in sub_rows_body, for any split
+ * of the rows. Returns -1, having written nothing, where it does not apply (K or N zero, a
+ * few rows only, no memory); the caller then runs that loop. */
+#define SUBW_TW 128      /* columns per tile: 8 vectors of 16 floats */
+#ifndef SUBW_KB
+#define SUBW_KB 64       /* rows of M per panel (a multiple of 16) */
+#endif
+#ifndef SUBW_RB
+#define SUBW_RB 128      /* rows of z per chunk */
+#endif
+#ifndef SUBW_MIN_ROWS
+#define SUBW_MIN_ROWS 32 /* fewer rows: copying M costs more than it saves */
+#endif
+
+/* rows [0, nr) of a chunk over one panel: acc (first panel: 0) += listed entries, then
+ * parked in acc, or (last panel) out = base - acc. W vectors of 16 columns (W < 8: the
+ * last, narrower tile, whose last vector is stored under the mask tail). Prefetches: the
+ * next panel (into L2, spread over the first 128 rows) and, one panel before the last, the
+ * rows of base and out. */
+__attribute__((target("avx512f,avx2,fma"))) static inline __attribute__((always_inline)) void
+subw_panel(const char *panel, const int32_t *off, const float *val, const int32_t *start,
+           Py_ssize_t nr, float *acc, const int first, const int last, const int ahead,
+           const float *base, float *out, Py_ssize_t N, const int W, const __mmask16 tail,
+           const char *next) {
+    for (Py_ssize_t r = 0; r < nr; r++) {
+        __m512 a[8];
+        float *ar = acc + r * SUBW_TW;
+        if (r < SUBW_KB * SUBW_TW * 4 / 256)
+            for (int l = 0; l < 4; l++) _mm_prefetch(next + r * 256 + l * 64, _MM_HINT_T1);
+        if (ahead)
+            for (int w = 0; w < W; w++) {
+                _mm_prefetch((const char *)(base + r * N + 16 * w), _MM_HINT_T1);
+                _mm_prefetch((const char *)(out + r * N + 16 * w), _MM_HINT_T1);
+            }
+        for (int w = 0; w < W; w++) a[w] = first ? _mm512_setzero_ps() : _mm512_load_ps(ar + 16 * w);
+        for (int32_t i = start[r], e = start[r + 1]; i < e; i++) {
+            const __m512 v = _mm512_set1_ps(val[i]);
+            const float *p = (const float *)(panel + off[i]);
+            for (int w = 0; w < W; w++) a[w] = _mm512_fmadd_ps(v, _mm512_load_ps(p + 16 * w), a[w]);
+        }
+        if (last) {
+            const float *x = base + r * N;
+            float *o = out + r * N;
+            for (int w = 0; w < W - 1; w++)
+                _mm512_storeu_ps(o + 16 * w, _mm512_sub_ps(_mm512_loadu_ps(x + 16 * w), a[w]));
+            _mm512_mask_storeu_ps(o + 16 * (W - 1), tail,
+                                  _mm512_sub_ps(_mm512_maskz_loadu_ps(tail, x + 16 * (W - 1)),
+                                                a[W - 1]));
+        } else {
+            for (int w = 0; w < W; w++) _mm512_store_ps(ar + 16 * w, a[w]);
+        }
+    }
+}
+
+__attribute__((target("avx512f,avx2,fma"), noinline)) static Py_ssize_t
+sub_rows_wide(const float *z, const float *m, const float *base, float *out, Py_ssize_t K,
+              Py_ssize_t N, Py_ssize_t r0, Py_ssize_t r1) {
+    if (K <= 0 || N <= 0 || r1 - r0 < SUBW_MIN_ROWS) return -1;
+    const Py_ssize_t ntile = (N + SUBW_TW - 1) / SUBW_TW, nkb = (K + SUBW_KB - 1) / SUBW_KB;
+    const Py_ssize_t rb = r1 - r0 < SUBW_RB ? r1 - r0 : SUBW_RB;
+    const Py_ssize_t region = rb * SUBW_KB + 16; /* list entries per panel (+16: full stores) */
+    /* workspace: tiles (K x 128 floats each), acc (rb x 128), offsets and values (nkb lists
+     * of region entries), starts (nkb x (rb + 1)): about 4 K N + 512 rb + 8 K rb bytes */
+    const size_t bytes = ((size_t)ntile * K * SUBW_TW + (size_t)rb * SUBW_TW) * sizeof(float) +
+                         (size_t)nkb * region * (sizeof(int32_t) + sizeof(float)) +
+                         (size_t)nkb * (rb + 1) * sizeof(int32_t) + 64;
+    void *mem = PyMem_RawMalloc(bytes);
+    if (mem == NULL) return -1;
+    float *tiles = (float *)(((uintptr_t)mem + 63) & ~(uintptr_t)63);
+    float *acc = tiles + (size_t)ntile * K * SUBW_TW;
+    int32_t *offs = (int32_t *)(acc + (size_t)rb * SUBW_TW);
+    float *vals = (float *)(offs + (size_t)nkb * region);
+    int32_t *starts = (int32_t *)(vals + (size_t)nkb * region);
+
+    for (Py_ssize_t k = 0; k < K; k++) /* copy M into tiles (reading M in order) */
+        for (Py_ssize_t t = 0; t < ntile; t++) {
+            const Py_ssize_t j0 = t * SUBW_TW, wc = N - j0 < SUBW_TW ? N - j0 : SUBW_TW;
+            float *d = tiles + ((size_t)t * K + k) * SUBW_TW;
+            for (int w = 0; w < SUBW_TW / 16; w++) {
+                const Py_ssize_t c = wc - 16 * w;
+                const __mmask16 in = c >= 16 ? 0xFFFF : c > 0 ? (__mmask16)((1u << c) - 1) : 0;
+                _mm512_store_ps(d + 16 * w, _mm512_maskz_loadu_ps(in, m + k * N + j0 + 16 * w));
+            }
+        }
+
+    Py_ssize_t nnz = 0;
+    const __m512i lane = _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
+        _mm512_set1_epi32(SUBW_TW * sizeof(float)));
+    for (Py_ssize_t c0 = r0; c0 < r1; c0 += rb) {
+        const Py_ssize_t nr = r1 - c0 < rb ? r1 - c0 : rb;
+        for (Py_ssize_t q = 0; q < nkb; q++) starts[q * (rb + 1)] = 0;
+        for (Py_ssize_t r = 0; r < nr; r++) { /* list the chunk's nonzeros, panel by panel */
+            const float *zr = z + (c0 + r) * K;
+            for (Py_ssize_t q = 0; q < nkb; q++) {
+                int32_t *of = offs + q * region, *st = starts + q * (rb + 1);
+                float *va = vals + q * region;
+                const Py_ssize_t k0 = q * SUBW_KB, k1 = K - k0 < SUBW_KB ? K : k0 + SUBW_KB;
+                int32_t pos = st[r];
+                for (Py_ssize_t k = k0; k < k1; k += 16) {
+                    const __mmask16 in = k1 - k >= 16 ? 0xFFFF : (__mmask16)((1u << (k1 - k)) - 1);
+                    const __m512 zv = _mm512_maskz_loadu_ps(in, zr + k);
+                    /* zr[k] != 0.0f, as in the scalar listing (NaN is listed, -0.0 is not) */
+                    const __mmask16 nz = _mm512_mask_cmp_ps_mask(in, zv, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+                    const __m512i o = _mm512_add_epi32(
+                        lane, _mm512_set1_epi32((int32_t)((k - k0) * SUBW_TW * sizeof(float))));
+                    _mm512_storeu_si512((void *)(of + pos), _mm512_maskz_compress_epi32(nz, o));
+                    _mm512_storeu_ps(va + pos, _mm512_maskz_compress_ps(nz, zv));
+                    pos += __builtin_popcount((unsigned)nz);
+                }
+                st[r + 1] = pos;
+            }
+        }
+        for (Py_ssize_t q = 0; q < nkb; q++) nnz += starts[q * (rb + 1) + nr];
+        /* the next chunk's rows of z, fetched into L2 while this chunk runs */
+        const char *pf = (const char *)(z + (c0 + nr) * K);
+        const Py_ssize_t pf_rows = r1 - c0 - nr < rb ? r1 - c0 - nr : rb;
+        const Py_ssize_t pf_bytes = pf_rows * K * (Py_ssize_t)sizeof(float);
+        const Py_ssize_t pf_step = (pf_bytes / (ntile * nkb) + 63) & ~(Py_ssize_t)63;
+        Py_ssize_t pf_at = 0;
+        for (Py_ssize_t t = 0; t < ntile; t++) {
+            const Py_ssize_t j0 = t * SUBW_TW, wc = N - j0 < SUBW_TW ? N - j0 : SUBW_TW;
+            const int W = (int)((wc + 15) / 16);
+            const __mmask16 tail = wc % 16 ? (__mmask16)((1u << (wc % 16)) - 1) : 0xFFFF;
+            const float *x = base + c0 * N + j0;
+            float *o = out + c0 * N + j0;
+            for (Py_ssize_t q = 0; q < nkb; q++) {
+                for (Py_ssize_t e = pf_at + pf_step; pf_at < e && pf_at < pf_bytes; pf_at += 64)
+                    _mm_prefetch(pf + pf_at, _MM_HINT_T1);
+                const char *panel = (const char *)(tiles + ((size_t)t * K + q * SUBW_KB) * SUBW_TW);
+                const int32_t *of = offs + q * region, *st = starts + q * (rb + 1);
+                const float *va = vals + q * region;
+                const int first = q == 0, last = q == nkb - 1, ahead = q == nkb - 2;
+                const char *next = (const char *)(tiles + ((size_t)t * K + (q + 1) * SUBW_KB) * SUBW_TW);
+                if (t == ntile - 1 && last) next = (const char *)tiles; /* nothing next */
+                switch (W) {
+#define SUBW_CASE(w)                                                                      \
+    case w: subw_panel(panel, of, va, st, nr, acc, first, last, ahead, x, o, N, w, tail, next); break;
+                    SUBW_CASE(8) SUBW_CASE(7) SUBW_CASE(6) SUBW_CASE(5)
+                    SUBW_CASE(4) SUBW_CASE(3) SUBW_CASE(2) SUBW_CASE(1)
+#undef SUBW_CASE
+                }
+            }
+        }
+    }
+    PyMem_RawFree(mem);
+    return nnz;
+}
+#endif
+
+/* wide: the AVX-512 build (sub_rows_wide where it applies, else also 128-column tiles of
+ * 16-float vectors below) */
 static inline __attribute__((always_inline)) Py_ssize_t
 sub_rows_body(const float *z, const float *m, const float *base, float *out, Py_ssize_t K,
               Py_ssize_t N, Py_ssize_t r0, Py_ssize_t r1, int32_t *idx, float *val,
               const int wide) {
+#ifdef SUB_SIMD
+    if (wide) {
+        const Py_ssize_t nnz = sub_rows_wide(z, m, base, out, K, N, r0, r1);
+        if (nnz >= 0) return nnz;
+    }
+#endif
     Py_ssize_t nnz = 0;
     for (Py_ssize_t b = r0; b < r1; b++) {
         const float *zr = z + b * K;
@@ -709,9 +875,31 @@ AI vec16 v_log1p_unit(vec16 e) {
     return k + (f + (f2 * f * p - 0.5f * f2));
 }
 
-AI vec16 v_softplus(vec16 y) {
+/* 1 when every lane of e is <= 2^-10, in the AVX-512 build (avx512 = 1: one compare into a
+ * mask register and a test; GCC's vector extensions have no cheap all-lanes test); 0 in the
+ * others, whose code never contains the instructions (the argument is a constant). */
+AI int v_all_tiny(vec16 e, const int avx512) {
+#if defined(SUB_SIMD) && !defined(__clang__)
+    if (avx512) {
+        const vec16 t = (vec16){0} + 0x1.0p-10f;
+        unsigned short k;
+        __asm__("vcmpleps %2, %1, %0" : "=k"(k) : "v"(e), "v"(t));
+        return k == 0xFFFF;
+    }
+#endif
+    (void)e;
+    return 0;
+}
+
+/* softplus(y) = max(y, 0) + log1p(exp(-|y|)). Where every lane has exp(-|y|) <= 2^-10 (in an
+ * iP-VAE step: all vectors of du's soft clamp and ~96 % of u's, whose arguments are far from
+ * the clamp c), log1p(e) = e - e^2/2 + e^3/3 to a relative 2^-32, without the reduction. */
+AI vec16 v_softplus(vec16 y, const int avx512) {
     const vec16 neg_abs = v_select(y < 0.0f, y, -y);
-    return v_max(y, (vec16){0}) + v_log1p_unit(v_exp(neg_abs));
+    const vec16 e = v_exp(neg_abs);
+    const vec16 l = v_all_tiny(e, avx512) ? e - e * e * (0.5f - e * (1.0f / 3.0f))
+                                          : v_log1p_unit(e);
+    return v_max(y, (vec16){0}) + l;
 }
 
 AI int v_full(Py_ssize_t j, Py_ssize_t n) { return j + 16 <= n; }
@@ -742,7 +930,7 @@ AI vec16 v_nan_where_nan(vec16 x, vec16 v) { return v_select(x >= -INFINITY, v, 
  * dependent operations, would leave the vector units idle most of the time). */
 AI void update_span(const float *drive, const float *u_in, const float *bias, float *u_out,
                     float *rate, float *p0, Py_ssize_t n, Py_ssize_t i0, Py_ssize_t K,
-                    float eta, float c, float floor_) {
+                    float eta, float c, float floor_, const int avx512) {
     float y[BLOCK_SIZE] __attribute__((aligned(64)));
     float w[BLOCK_SIZE] __attribute__((aligned(64)));
     const vec16 vfloor = (vec16){0} + floor_;
@@ -763,13 +951,18 @@ AI void update_span(const float *drive, const float *u_in, const float *bias, fl
         const vec16 v = c - eta * (v_load_tail(drive, j, n) - bv);
         memcpy(y + j, &v, sizeof v);
     }
+    /* the next block's drive and potentials, fetched while this block computes (a sequential
+     * read of arrays larger than L2 that the hardware prefetcher leaves to demand misses;
+     * prefetches never fault, so past the last block is harmless) */
     for (Py_ssize_t j = 0; j < n; j += 16) { /* du, then y = c - (u + du) */
-        const vec16 du = v_max(c - v_softplus(load16(y + j)), vfloor);
+        __builtin_prefetch(drive + n + j);
+        const vec16 du = v_max(c - v_softplus(load16(y + j), avx512), vfloor);
         const vec16 v = c - (du + v_load_tail(u_in, j, n));
         memcpy(y + j, &v, sizeof v);
     }
     for (Py_ssize_t j = 0; j < n; j += 16) { /* u' */
-        const vec16 v = v_max(c - v_softplus(load16(y + j)), vfloor);
+        __builtin_prefetch(u_in + n + j);
+        const vec16 v = v_max(c - v_softplus(load16(y + j), avx512), vfloor);
         memcpy(w + j, &v, sizeof v);
     }
     for (Py_ssize_t j = 0; j < n; j += 16) { /* rate, p0; NaN inputs give NaN */
@@ -799,7 +992,7 @@ AI Py_ssize_t update_sample_body(UPD_ARGS, const int grouped) {
                 const Py_ssize_t lo = (blk + l) * BLOCK_SIZE;
                 const Py_ssize_t hi = lo + BLOCK_SIZE < n ? lo + BLOCK_SIZE : n;
                 update_span(drive + lo, u_in + lo, bias, u_out + lo, rate + lo, ws->p0[l], hi - lo,
-                            lo, K, eta, c, floor_);
+                            lo, K, eta, c, floor_, 1);
             }
             bad += sample_group(seed, blk, nb, n, rate, ws->p0[0], z, nnz, ws);
         }
@@ -809,7 +1002,7 @@ AI Py_ssize_t update_sample_body(UPD_ARGS, const int grouped) {
     for (Py_ssize_t blk = b0; blk < b1; blk++) {
         Py_ssize_t lo = blk * BLOCK_SIZE, hi = lo + BLOCK_SIZE < n ? lo + BLOCK_SIZE : n;
         update_span(drive + lo, u_in + lo, bias, u_out + lo, rate + lo, ws->p0[0], hi - lo, lo, K,
-                    eta, c, floor_);
+                    eta, c, floor_, grouped);
         rng_t g;
         rng_seed(&g, seed, (uint64_t)blk);
         bad += sample_span(&g, rate + lo, ws->p0[0], z + lo, hi - lo, nnz, &ws->lists);

@@ -35,10 +35,12 @@ number of active neurons, which the next step's dense/sparse rule then reads for
 :class:`ExactInference` fuses by default wherever it can, except with ``sparse="never"``.
 
 Dense or sparse is chosen per step from the active fraction of the spikes entering the step
-(:func:`choose_sparse`): sparse below :data:`CROSSOVER`, measured on this project's CPU by
-``benchmarks/bench_fond.py`` (the sweep ``crossover`` in its JSON). The sparse path runs on CPU
-float32 tensors where the compiled kernel was built; elsewhere (CUDA, float64, no compiler)
-every step is dense.
+(:func:`choose_sparse`): sparse below :data:`CROSSOVER` for a step that needs only the drive,
+below :data:`CROSSOVER_WITH_RESIDUAL` for one that also returns the residual (a second sparse
+product, over ``Phi^T``; the dense step gets it from its decode), both measured on this
+project's CPU by ``benchmarks/bench_fond.py`` (the sweep ``crossover_sweep`` in its JSON).
+The sparse path runs on CPU float32 tensors where the compiled kernel was built; elsewhere
+(CUDA, float64, no compiler) every step is dense.
 """
 
 from __future__ import annotations
@@ -55,13 +57,18 @@ from .sampling import (
     poisson_spikes,
 )
 
-__all__ = ["CROSSOVER", "SPARSE_MODES", "ExactInference", "choose_sparse", "fused_available",
-           "sparse_available", "subtract_sparse", "update_poisson", "update_sample_fused"]
+__all__ = ["CROSSOVER", "CROSSOVER_WITH_RESIDUAL", "SPARSE_MODES", "ExactInference",
+           "choose_sparse", "fused_available", "sparse_available", "subtract_sparse",
+           "update_poisson", "update_sample_fused"]
 
-#: Active fraction below which a sparse step is faster than a dense one: the products of one
-#: step cost the same at 0.30-0.40 active in ``benchmarks/bench_fond.py``'s sweep (B = 1000,
-#: K = 512, D = 256, one thread, AVX-512 kernel vs MKL sgemm; docs/benchmarks.md).
-CROSSOVER = 0.3
+#: Active fraction below which a sparse step that needs only the drive is faster than a dense
+#: one: ``f - z G`` and the dense decode + drive cost the same at ~0.68 active in
+#: ``benchmarks/bench_fond.py``'s sweep (B = 1000, K = 512, D = 256, one thread, the
+#: L1-blocked AVX-512 kernel vs MKL sgemm; docs/benchmarks.md); set below it.
+CROSSOVER = 0.6
+#: The same for a step that also returns the residual ``x - Phi z`` (it records R^2): the two
+#: sparse products cost the dense step's at ~0.38 active.
+CROSSOVER_WITH_RESIDUAL = 0.35
 #: ``"auto"`` (per step, :func:`choose_sparse`), ``"always"`` (every step sparse) and
 #: ``"never"`` (every step dense: :meth:`IterativeVAE.step` bit for bit).
 SPARSE_MODES = ("auto", "always", "never")
@@ -256,8 +263,10 @@ class ExactInference:
         ``"auto"``: each step sparse or dense by :func:`choose_sparse`; ``"always"``: every
         step sparse (ValueError where :func:`sparse_available` is false); ``"never"``: every
         step dense, bit-identical to :meth:`IterativeVAE.step`.
-    crossover : float
-        Threshold of the ``"auto"`` rule (default :data:`CROSSOVER`).
+    crossover : float, optional
+        Threshold of the ``"auto"`` rule for every step. ``None`` (default): per step,
+        :data:`CROSSOVER` where the step returns no residual and
+        :data:`CROSSOVER_WITH_RESIDUAL` where it does.
     consts : StepConstants, optional
         The model's step constants, if already computed.
     fused : bool, optional
@@ -286,14 +295,15 @@ class ExactInference:
     """
 
     def __init__(self, model: IterativeVAE, *, sparse: str = "auto",
-                 crossover: float = CROSSOVER, consts: StepConstants | None = None,
+                 crossover: float | None = None, consts: StepConstants | None = None,
                  fused: bool | None = None) -> None:
         if not model.is_poisson:
             raise ValueError(f"model: sparse exact inference needs an iP-VAE (family "
                              f"'poisson'), got family {model.config.family!r}")
         if sparse not in SPARSE_MODES:
             raise ValueError(f"sparse: expected one of {SPARSE_MODES}, got {sparse!r}")
-        choose_sparse(0.0, crossover)  # validates crossover
+        if crossover is not None:
+            choose_sparse(0.0, crossover)  # validates crossover
         available = sparse_available(model)
         if sparse == "always" and not available:
             raise ValueError("sparse: 'always' needs an iP-VAE with a CPU float32 decoder and "
@@ -305,7 +315,7 @@ class ExactInference:
         self.fused = (fused_available(model) and sparse != "never") if fused is None \
             else bool(fused)
         self.mode = sparse if available else "never"
-        self.crossover = float(crossover)
+        self.crossover = None if crossover is None else float(crossover)
         with torch.no_grad():
             self.consts = consts or model.step_constants()
             if self.mode != "never":
@@ -333,7 +343,7 @@ class ExactInference:
             self._x, self._x_version = x, version
         return self._ff
 
-    def _use_sparse(self, z: torch.Tensor) -> bool:
+    def _use_sparse(self, z: torch.Tensor, need_residual: bool) -> bool:
         if self.mode == "never":
             return False
         if self.mode == "always":
@@ -345,7 +355,10 @@ class ExactInference:
             n_active = float(z.sign().sum(dtype=torch.float64))
         frac = n_active / max(z.numel(), 1)
         self.last_active_fraction = frac
-        return choose_sparse(frac, self.crossover)
+        crossover = self.crossover
+        if crossover is None:
+            crossover = CROSSOVER_WITH_RESIDUAL if need_residual else CROSSOVER
+        return choose_sparse(frac, crossover)
 
     @torch.no_grad()
     def step(self, state: InferenceState, x: torch.Tensor, *,
@@ -372,7 +385,7 @@ class ExactInference:
         """
         model, consts = self.model, self.consts
         z = state.response
-        sparse = self._use_sparse(z)
+        sparse = self._use_sparse(z, need_residual)
         if sparse:
             self.n_sparse += 1
             drive = subtract_sparse(z, self.gram, self._feedforward(x))
