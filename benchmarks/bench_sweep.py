@@ -20,8 +20,8 @@ Timed, each into a fresh store under a temporary folder:
 
 Reported: wall time of each, the ratio, presentations/s, peak RSS of this process and of each
 worker (``ru_maxrss``), store size on disk, and whether the two stores hold bit-identical
-spikes. The machine is shared (2 cores; two training runs in the background): the 1-minute
-load average is recorded before and after.
+spikes. The 1-minute load average is recorded before and after (on a shared machine, other
+jobs take CPU from the workers).
 
     python benchmarks/bench_sweep.py [--quick] [--out benchmarks/results]
 """
@@ -129,8 +129,7 @@ def main() -> int:
             "mode": "quick" if args.quick else "full",
             "machine": {"cpus": os.cpu_count(), "load_avg_1min_before": load_before,
                         "load_avg_1min_after": os.getloadavg()[0],
-                        "note": "shared machine: two training runs (and other sessions' "
-                                "jobs) ran in the background"},
+                        "note": "other jobs sharing the CPUs show in the load averages"},
             "model": "ipvae-k512-b24-photos",
             "n_neurons": int(a.sizes["neuron"]), "n_stimuli": n_stim,
             "n_trials": pop["n_trials"], "presentations": n_pres,
