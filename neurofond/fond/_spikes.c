@@ -14,7 +14,9 @@
  *     Insurance: Mathematics and Economics 12, 1993), exact, O(1) expected draws.
  * Random numbers: xoshiro256** (Blackman & Vigna 2018), one generator per block of
  * BLOCK_SIZE elements, seeded by splitmix64 from (seed, block index). Blocks are
- * independent, so any split of blocks across threads gives the same counts.
+ * independent, so any split of blocks across threads gives the same counts; on CPUs with
+ * AVX-512F/DQ/VL eight blocks' generators advance side by side in vector lanes
+ * (draw_uniforms8), which gives every element the same uniform and so the same count.
  *
  * No Python objects are touched while sampling: the GIL is released.
  */
