@@ -163,6 +163,35 @@ def test_a_terminated_run_leaves_no_temporary_folder(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 
+def _import_interrupted_by(signal_exc: BaseException):
+    """What a pybind11 module's initialisation does when a signal handler raises inside it."""
+    def run(ctx):
+        try:
+            raise signal_exc
+        except BaseException as exc:
+            raise ImportError("initialization failed") from exc
+    return run
+
+
+@pytest.mark.parametrize("request_exc", [SystemExit(143), KeyboardInterrupt()])
+def test_an_exit_request_converted_by_an_extension_ends_the_run(request_exc):
+    """SIGTERM landing while a section imports scipy.optimize (pybind11) arrives as
+    ImportError caused by SystemExit: the run must still end, not report a failed section."""
+    from neurofond.report import _run_section
+    from neurofond.report.sections import Section
+
+    section = Section("interrupted", "", _import_interrupted_by(request_exc))
+    with pytest.raises(type(request_exc)) as info:
+        _run_section(section, None)
+    assert info.value is request_exc
+    if isinstance(request_exc, SystemExit):
+        assert info.value.code == 143
+    # an ordinary error (no exit request behind it) is still the section's failure only
+    plain = Section("failing", "", _import_interrupted_by(ValueError("bad")))
+    status, _ = _run_section(plain, None)
+    assert status["status"] == "failed" and status["error"].startswith("ImportError")
+
+
 def test_same_seed_same_numbers_other_seed_other_spikes(tmp_path):
     def numbers(seed: int, name: str) -> dict:
         run_main_job(tmp_path / name, mode="tiny", recordings=None, seed=seed,

@@ -302,6 +302,25 @@ def run_main_job(out_dir: str | Path = "results", *, models: Any = None,
     return out / report.name
 
 
+def _exit_request_behind(exc: BaseException) -> BaseException | None:
+    """The SystemExit or KeyboardInterrupt that ``exc`` was raised from, if any.
+
+    A signal handler raises in whatever code is running: inside the initialisation of an
+    extension module (pybind11 turns it into ``ImportError: initialization failed``, caused by
+    the original) or a callback, it reaches the section as an ordinary error. Found through
+    ``__cause__`` / ``__context__``, it still ends the run (exit status, temporary folder
+    removed) instead of failing one section.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:
+        if isinstance(link, (SystemExit, KeyboardInterrupt)):
+            return link
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    return None
+
+
 def _run_section(section: Section, ctx: Context) -> tuple[dict[str, Any], SectionOutput]:
     """Run one section; an error becomes the section's status, never the run's."""
     t0 = time.perf_counter()
@@ -315,6 +334,9 @@ def _run_section(section: Section, ctx: Context) -> tuple[dict[str, Any], Sectio
     except Skip as exc:
         status.update(status="skipped", reason=str(exc))
     except Exception as exc:  # noqa: BLE001 - a failing section must not stop the others
+        stop = _exit_request_behind(exc)
+        if stop is not None:  # SIGTERM or Ctrl-C, converted by an extension: end the run
+            raise stop from exc
         frames = traceback.extract_tb(exc.__traceback__)[-4:]
         status.update(status="failed", error=f"{type(exc).__name__}: {exc}",
                       traceback=[f"{Path(f.filename).name}:{f.lineno} in {f.name}: {f.line}"
