@@ -47,3 +47,25 @@ def brainscore_env(tmp_path_factory):
     mp.setenv("BRAINSCORE_HOME", str(home / "brainscore"))
     yield
     mp.undo()
+
+
+@pytest.fixture(scope="session")
+def shipped_heldout():
+    """``get(n) -> (model, x)``: the shipped iP-VAE in evaluation mode and ``n`` held-out photo
+    patches of its own preprocessing (float32, seed 0), loaded once per session and size.
+    Read-only: tests that change a model build their own."""
+    import torch
+
+    from neurofond.fond.data import heldout_patches
+    from neurofond.pretrained import DEFAULT_MODEL, load_pretrained
+
+    model, prep, _ = load_pretrained(DEFAULT_MODEL)
+    model.eval()
+    patches: dict[int, torch.Tensor] = {}
+
+    def get(n: int):
+        if n not in patches:
+            patches[n] = torch.as_tensor(heldout_patches(prep, n, seed=0), dtype=torch.float32)
+        return model, patches[n]
+
+    return get

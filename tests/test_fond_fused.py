@@ -28,7 +28,6 @@ from neurofond.fond.sparse import (
     update_poisson,
     update_sample_fused,
 )
-from neurofond.pretrained import DEFAULT_MODEL, load_pretrained
 
 pytestmark = pytest.mark.skipif(
     not fused_available(IterativeVAE(ModelConfig.for_family("poisson", n_latents=4,
@@ -37,12 +36,8 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def shipped():
-    from neurofond.fond.data import heldout_patches
-
-    model, prep, _ = load_pretrained(DEFAULT_MODEL)
-    x = torch.as_tensor(heldout_patches(prep, 256, seed=0), dtype=torch.float32)
-    return model.eval(), x
+def shipped(shipped_heldout):
+    return shipped_heldout(256)
 
 
 def _state_and_drive(model, x, steps=30, seed=0):

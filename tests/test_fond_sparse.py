@@ -36,12 +36,8 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def shipped():
-    from neurofond.fond.data import heldout_patches
-
-    model, prep, _ = load_pretrained(DEFAULT_MODEL)
-    x = torch.as_tensor(heldout_patches(prep, 64, seed=0), dtype=torch.float32)
-    return model.eval(), x
+def shipped(shipped_heldout):
+    return shipped_heldout(64)
 
 
 def _run(model, x, mode, n_steps, seed, **kw):
