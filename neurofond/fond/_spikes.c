@@ -129,8 +129,9 @@ typedef struct {
 
 /* Pass 2, scalar: counts of the m listed elements at positions at[j], with uniform u[j]
  * (by_position 0: pass 1 listed the uniforms) or u[at[j]] (by_position 1: stored by
- * position). */
-static void invert_list_scalar(const double *u, const int32_t *at, Py_ssize_t m, int by_position,
+ * position). Not inlined: the vector paths call it for their last elements, and inlined into
+ * an AVX-512 function its products could be fused into the sums (other rounding). */
+static __attribute__((noinline)) void invert_list_scalar(const double *u, const int32_t *at, Py_ssize_t m, int by_position,
                                const float *rate, const float *p0, float *out) {
     for (Py_ssize_t j = 0; j < m; j++)
         out[at[j]] = invert_one(u[by_position ? at[j] : j], (double)rate[at[j]],
