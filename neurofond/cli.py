@@ -68,6 +68,8 @@ def _cmd_train(args: argparse.Namespace) -> int:
     if args.validation_images:
         data_kw["validation_images"] = [int(v) if v.isdigit() else v
                                         for v in args.validation_images]
+    if args.no_fit_prior:
+        model_kw["fit_prior"] = False
     if args.no_whiten:
         data_kw["whiten_images"] = False
     if args.no_lcn:
@@ -225,6 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-latents", dest="n_latents", type=int)
     p.add_argument("--t-train", dest="t_train", type=int)
     p.add_argument("--kl-variant", dest="kl_variant", choices=["exact", "reference"])
+    p.add_argument("--no-fit-prior", dest="no_fit_prior", action="store_true",
+                   help="keep the prior (u0, xi0) at its initial value (not learned)")
     p.add_argument("--epochs", type=int)
     p.add_argument("--batch-size", dest="batch_size", type=int)
     p.add_argument("--lr", type=float)

@@ -295,3 +295,43 @@ def test_resume_on_another_device_type_reseeds_and_records_it(tmp_path, patches)
     change = [c for c in summary["schedule_changes"] if c["setting"] == "sampling_generator"]
     assert len(change) == 1 and change[0]["step"] == 40 and "16 bytes" in change[0]["old"]
     assert summary["steps"] == 80
+
+
+@pytest.mark.parametrize("family", ["gaussian_relu", "poisson"])
+def test_a_fixed_prior_is_not_learned(tmp_path, patches, family):
+    """fit_prior=False: the prior keeps its initial values exactly through training (no
+    update, no weight decay) while the decoder learns; the setting survives the checkpoint.
+    With the default (learned, as in the reference code) the prior moves."""
+    from neurofond.fond import IterativeVAE
+
+    results = {}
+    for fit in (False, True):
+        mcfg, tcfg = _cfgs(family, steps=40)
+        mcfg.fit_prior = fit
+        initial = IterativeVAE(mcfg, generator=torch.Generator().manual_seed(tcfg.seed))
+        run = train(mcfg, tcfg, patches.train, patches.validation, patches.preprocessing,
+                    tmp_path, name=f"fit-{fit}", progress=False)
+        moved = [not torch.equal(a.detach(), b.detach()) for a, b in
+                 zip(run.model.prior_parameters(), initial.prior_parameters(), strict=True)]
+        results[fit] = moved
+        assert not torch.equal(run.model.phi.detach(), initial.phi.detach())
+        loaded = load_checkpoint(run.checkpoint)[0]
+        assert loaded.config.fit_prior is fit
+        assert all(p.requires_grad is fit for p in loaded.prior_parameters())
+    assert not any(results[False]), "a fixed prior moved"
+    assert all(results[True]), "the learned prior did not move"
+
+
+def test_fit_prior_is_checked_and_set_by_the_cli(tmp_path, capsys):
+    with pytest.raises(ValueError, match="fit_prior: expected true or false"):
+        ModelConfig(fit_prior="no")
+    rc = cli_main(["train", "--family", "gaussian_relu", "--no-fit-prior", "--n-latents", "16",
+                   "--t-train", "2", "--max-steps", "3", "--n-train", "1000",
+                   "--n-validation", "100", "--batch-size", "100", "--out", str(tmp_path),
+                   "--name", "fixed", "--no-progress"])
+    assert rc == 0
+    capsys.readouterr()
+    model = load_checkpoint(tmp_path / "fixed.safetensors")[0]
+    assert model.config.fit_prior is False
+    assert torch.equal(model.prior_u.detach(), torch.zeros(16))
+    assert torch.equal(model.prior_xi.detach(), torch.zeros(16))

@@ -143,6 +143,8 @@ def _check_config_fields(path: Path, config: dict[str, Any], prep: dict[str, Any
                 raise bad("model_config", key, "two finite numbers")
             if key != "prior_init" and not all(v > 0 for v in pair):
                 raise bad("model_config", key, "two numbers > 0")
+    if "fit_prior" in config and not isinstance(config["fit_prior"], bool):
+        raise bad("model_config", "fit_prior", "true or false")
     for key in ("global_mean", "f0", "min_patch_std"):
         if key in prep and not _is_real(prep[key]):
             raise bad("preprocessing", key, "a finite number")

@@ -53,6 +53,13 @@ class ModelConfig:
         Initial per-neuron log bias ``b``.
     sigma_x_clamp : float
         Soft clamp ``c tanh(v / c)`` on the decoder log-std.
+    fit_prior : bool
+        Learn the prior (``u0``; for the Gaussian variants also its log-std ``xi0``), as the
+        reference code does by default (its ``fit_prior``). False keeps the initial prior
+        fixed (not optimised, no weight decay). Why it matters for the iGrelu-VAE: on the
+        28000-step schedule its learned prior mean drifts negative, units become silent by
+        default, a silent relu passes no gradient and its decoder column decays (364 of 512
+        latents of the shipped model; docs/pretrained.md).
     """
 
     family: str = "poisson"
@@ -70,6 +77,7 @@ class ModelConfig:
     prior_init: tuple[float, float] = (-6.0, -4.0)
     bias_init: float = -3.0
     sigma_x_clamp: float = 3.45
+    fit_prior: bool = True
 
     def __post_init__(self) -> None:
         if self.family not in FAMILIES:
@@ -83,6 +91,8 @@ class ModelConfig:
         self.clamp_du = tuple(float(v) for v in self.clamp_du)  # type: ignore[assignment]
         self.clamp_u = tuple(float(v) for v in self.clamp_u)  # type: ignore[assignment]
         self.prior_init = tuple(float(v) for v in self.prior_init)  # type: ignore[assignment]
+        if not isinstance(self.fit_prior, bool):
+            raise ValueError(f"fit_prior: expected true or false, got {self.fit_prior!r}")
 
     @classmethod
     def for_family(cls, family: str, **overrides: Any) -> ModelConfig:

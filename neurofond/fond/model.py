@@ -167,7 +167,15 @@ class IterativeVAE(nn.Module):
             self.log_eta_xi = nn.Parameter(torch.zeros(()))
         if config.family == "gaussian_relu":
             self.log_gain = nn.Parameter(torch.zeros(k))
+        if not config.fit_prior:  # a fixed prior: no gradient, so no update and no decay
+            for prior in self.prior_parameters():
+                prior.requires_grad_(False)
         self.register_buffer("clamp_c", torch.tensor(float(config.clamp_stop)))
+
+    def prior_parameters(self) -> list[nn.Parameter]:
+        """The prior's parameters: ``prior_u`` (and ``prior_xi`` for the Gaussian variants);
+        learned unless ``config.fit_prior`` is False."""
+        return [self.prior_u] + ([] if self.is_poisson else [self.prior_xi])
 
     # ------------------------------------------------------------------ basics
     @property
