@@ -131,8 +131,10 @@ typedef struct {
  * (by_position 0: pass 1 listed the uniforms) or u[at[j]] (by_position 1: stored by
  * position). Not inlined: the vector paths call it for their last elements, and inlined into
  * an AVX-512 function its products could be fused into the sums (other rounding). */
-static __attribute__((noinline)) void invert_list_scalar(const double *u, const int32_t *at, Py_ssize_t m, int by_position,
-                               const float *rate, const float *p0, float *out) {
+static __attribute__((noinline)) void invert_list_scalar(const double *u, const int32_t *at,
+                                                         Py_ssize_t m, int by_position,
+                                                         const float *rate, const float *p0,
+                                                         float *out) {
     for (Py_ssize_t j = 0; j < m; j++)
         out[at[j]] = invert_one(u[by_position ? at[j] : j], (double)rate[at[j]],
                                 (double)p0[at[j]]);
@@ -236,18 +238,23 @@ static inline float settle_unlisted(float r, double ui, float p0, ustream_t *s, 
     return k;
 }
 
-/* Pass 2 over both lists of pass 1: [0, low) and [high, BLOCK_SIZE). */
-static void invert_lists(const inversion_lists_t *ws, Py_ssize_t low, Py_ssize_t high,
-                         const float *rate, const float *p0, float *out) {
+/* Pass 2 over one list (invert_list_scalar's arguments), in AVX-512 lanes where enabled. */
+static void invert_list(const double *u, const int32_t *at, Py_ssize_t m, int by_position,
+                        const float *rate, const float *p0, float *out) {
 #ifdef SUB_SIMD
     if (use_vector_inversion) {
-        invert_list_avx512(ws->u, ws->at, low, 0, rate, p0, out);
-        invert_list_avx512(ws->u + high, ws->at + high, BLOCK_SIZE - high, 0, rate, p0, out);
+        invert_list_avx512(u, at, m, by_position, rate, p0, out);
         return;
     }
 #endif
-    invert_list_scalar(ws->u, ws->at, low, 0, rate, p0, out);
-    invert_list_scalar(ws->u + high, ws->at + high, BLOCK_SIZE - high, 0, rate, p0, out);
+    invert_list_scalar(u, at, m, by_position, rate, p0, out);
+}
+
+/* Pass 2 over both lists of pass 1: [0, low) and [high, BLOCK_SIZE). */
+static void invert_lists(const inversion_lists_t *ws, Py_ssize_t low, Py_ssize_t high,
+                         const float *rate, const float *p0, float *out) {
+    invert_list(ws->u, ws->at, low, 0, rate, p0, out);
+    invert_list(ws->u + high, ws->at + high, BLOCK_SIZE - high, 0, rate, p0, out);
 }
 
 /* Counts for n <= BLOCK_SIZE consecutive elements from the generator g, in order, one uniform
@@ -302,8 +309,8 @@ static __attribute__((noinline)) Py_ssize_t sample_span(rng_t *g, const float *r
  * one per element, PTRS's extra draws taking the following ones (and the lane's generator,
  * saved where the row ends, past UNIFORMS_AHEAD). So every element gets the uniform it gets
  * from sample_span and the counts are the same, bit for bit; pass 1 itself runs eight
- * elements at a time (compare, then compress the listed uniforms and positions) wherever
- * eight consecutive elements all have rates in [0, INVERSION_MAX).
+ * elements at a time (compare, store the uniforms by position, compress the listed
+ * positions) over runs of elements with rates in [0, INVERSION_MAX).
  */
 #define UNIFORMS_AHEAD (BLOCK_SIZE + 512) /* a multiple of 8; PTRS draws ~2.3 per element */
 
@@ -323,6 +330,16 @@ typedef struct {
 } group_ws_t;
 
 static int use_vector_generator = 0; /* set at import from the CPU; tests can switch it off */
+
+/* whether this CPU runs draw_uniforms8 and sample_span_drawn */
+static int cpu_draws_in_lanes(void) {
+#ifdef SUB_SIMD
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq") &&
+           __builtin_cpu_supports("avx512vl");
+#else
+    return 0;
+#endif
+}
 
 #ifdef SUB_SIMD
 #define VGEN __attribute__((target("avx512f,avx512dq,avx512vl"), noinline))
@@ -446,12 +463,7 @@ VGEN static Py_ssize_t sample_span_drawn(ustream_t *s, const float *rate, const 
             if (rem & 1u) drawn_element(s, i + l, rate, p0, out, L, m, &bad, &active);
     }
     for (; i < n; i++) drawn_element(s, i, rate, p0, out, L, m, &bad, &active);
-    for (int c = 0; c < 2; c++) {
-        if (use_vector_inversion)
-            invert_list_avx512(L->u, L->at[c], m[c], 1, rate, p0, out);
-        else
-            invert_list_scalar(L->u, L->at[c], m[c], 1, rate, p0, out);
-    }
+    for (int c = 0; c < 2; c++) invert_list(L->u, L->at[c], m[c], 1, rate, p0, out);
     if (nnz != NULL) *nnz += active + m[0] + m[1];
     return bad;
 }
@@ -1078,12 +1090,7 @@ static PyObject *set_vector_generator(PyObject *self, PyObject *args) {
     int flag;
     if (!PyArg_ParseTuple(args, "p", &flag)) return NULL;
     int previous = use_vector_generator;
-#ifdef SUB_SIMD
-    use_vector_generator = flag && __builtin_cpu_supports("avx512f") &&
-                           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
-#else
-    use_vector_generator = 0;
-#endif
+    use_vector_generator = flag && cpu_draws_in_lanes();
     return PyBool_FromLong(previous);
 }
 
@@ -1115,11 +1122,10 @@ PyMODINIT_FUNC PyInit__spikes(void) {
     for (int k = 1; k <= INVERSION_KMAX; k++) inv_k[k] = 1.0 / k;
 #ifdef SUB_SIMD
     use_vector_inversion = __builtin_cpu_supports("avx512f");
-    use_vector_generator = __builtin_cpu_supports("avx512f") &&
-                           __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
 #else
     use_vector_inversion = 0;
 #endif
+    use_vector_generator = cpu_draws_in_lanes();
     PyObject *m = PyModule_Create(&module);
     if (m == NULL) return NULL;
     if (PyModule_AddIntConstant(m, "BLOCK_SIZE", BLOCK_SIZE) < 0 ||
